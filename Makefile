@@ -1,0 +1,47 @@
+# imgpipe — every target sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml examples/plugins/*/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck bench clean venv browser
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,local,infra]'
+	@for p in examples/plugins/*/; do $(PY) -m pip install --quiet -e "$$p" || exit 1; done
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Headless Chromium checks the HTML report; installed from Debian when we can (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: chromium not found; the browser test will be skipped (apt-get install chromium)"; fi; }
+
+test: venv browser
+	$(BIN)/ruff check .
+	$(BIN)/mypy rules
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+demo: venv
+	@$(BIN)/imgpipe run samples --rules rules/presets/wildlife.yaml --out out --report out/report.html --screenshot out/report.png || exit $$?
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy rules
+
+bench: venv
+	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf out build dist .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,25 @@
+"""`imgpipe` — the command line of imgpipe (typer + rich).
+
+Each command group lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="imgpipe",
+    help="imgpipe: image-analysis pipeline — rules, local runs, plans and operations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+from analyzer.cli import rules_cmd  # noqa: E402
+
+app.add_typer(rules_cmd.app, name="rules")
+# Further command groups register below (one import + add_typer/command each).
+
+
+def main() -> None:
+    app()
