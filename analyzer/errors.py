@@ -1,0 +1,24 @@
+"""Errors of the analyzer package; all derive from :class:`AnalyzerError`."""
+
+from __future__ import annotations
+
+
+class AnalyzerError(Exception):
+    """Base class of every analyzer error."""
+
+
+class PermanentImageError(AnalyzerError):
+    """The image can never be analysed; it goes to the failure folder with ``reason``."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+        self.message = message
+
+
+class MalformedRecordError(AnalyzerError):
+    """An SQS record whose body is not an S3 event notification."""
+
+
+class ConfigError(AnalyzerError):
+    """The analyzer's environment is invalid."""
