@@ -1,0 +1,235 @@
+"""The three built-in rule types: ``label_match``, ``moderation``, ``text_detection``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
+
+from rules import taxonomy
+from rules.analysis import Analysis, TextDetection
+from rules.base import EvalContext, Evidence, Rule, RuleResult
+from rules.features import Needs
+
+NonEmptyName = Annotated[str, Field(min_length=1)]
+MatchMode = Literal["any", "all"]
+MAX_EVIDENCE = 10
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}"
+
+
+class LabelMatchRule(Rule):
+    """Matches objects, scenes and concepts found by DetectLabels (name or alias, any case)."""
+
+    summary: ClassVar[str] = "labels found by DetectLabels"
+
+    type: Literal["label_match"] = "label_match"
+    labels: list[NonEmptyName] = Field(min_length=1)
+    match: MatchMode = "any"
+    min_instances: int | None = Field(default=None, ge=1)
+
+    _wanted: tuple[str, ...] = PrivateAttr(default=())
+
+    def model_post_init(self, context: object, /) -> None:
+        self._wanted = tuple(label.casefold() for label in self.labels)
+
+    def needs(self) -> Needs:
+        return Needs(labels=frozenset({"GENERAL_LABELS"}))
+
+    def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
+        threshold = self.threshold(ctx)
+        index = analysis.label_index
+        evidence: list[Evidence] = []
+        reasons: list[str] = []
+        hits = 0
+        for wanted, shown in zip(self._wanted, self.labels, strict=True):
+            label = index.get(wanted)
+            if label is None:
+                if ctx.explain:
+                    reasons.append(f"{shown}: not detected")
+                continue
+            if label.confidence < threshold:
+                if ctx.explain:
+                    reasons.append(
+                        f"{shown}: detected as {label.name} at {_fmt(label.confidence)}%, "
+                        f"below the threshold {_fmt(threshold)}"
+                    )
+                continue
+            item: Evidence = {"label": label.name, "confidence": round(label.confidence, 2)}
+            if self.min_instances is not None:
+                count = label.instances_at(threshold)
+                item["instances"] = count
+                if count < self.min_instances:
+                    if ctx.explain:
+                        reasons.append(
+                            f"{shown}: {count} instance(s) at >= {_fmt(threshold)}%, "
+                            f"needs {self.min_instances}"
+                        )
+                    continue
+            hits += 1
+            evidence.append(item)
+            if ctx.explain:
+                extra = f", {item['instances']} instance(s)" if "instances" in item else ""
+                reasons.append(
+                    f"{shown}: detected as {label.name} at {_fmt(label.confidence)}% "
+                    f">= {_fmt(threshold)}{extra}"
+                )
+        matched = hits == len(self._wanted) if self.match == "all" else hits > 0
+        if ctx.explain and self.match == "all" and not matched:
+            reasons.append(f"match: all — {hits} of {len(self._wanted)} labels satisfied")
+        return RuleResult(matched, tuple(evidence) if matched else (), tuple(reasons))
+
+
+def _known_moderation_category(name: str) -> str:
+    canonical = taxonomy.CANONICAL.get(name.casefold())
+    if canonical is None:
+        close = difflib.get_close_matches(name, list(taxonomy.PARENT), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ValueError(
+            f"'{name}' is not a Rekognition moderation category; {hint}"
+            f"top-level categories: {', '.join(taxonomy.TOP_LEVEL)}"
+        )
+    return name
+
+
+class ModerationRule(Rule):
+    """Matches unsafe content found by DetectModerationLabels, at any taxonomy level."""
+
+    summary: ClassVar[str] = "unsafe content found by DetectModerationLabels"
+
+    type: Literal["moderation"] = "moderation"
+    categories: list[Annotated[str, Field(min_length=1), AfterValidator(_known_moderation_category)]] = Field(
+        min_length=1
+    )
+
+    _wanted: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: object, /) -> None:
+        self._wanted = frozenset(c.casefold() for c in self.categories)
+
+    def needs(self) -> Needs:
+        return Needs(moderation=True)
+
+    def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
+        threshold = self.threshold(ctx)
+        evidence: list[Evidence] = []
+        reasons: list[str] = []
+        for label, names, chain in analysis.moderation_lineage:
+            if not (names & self._wanted):
+                if ctx.explain:
+                    reasons.append(f"{label.name}: not in the categories {self.categories}")
+                continue
+            path = " > ".join((*reversed(chain), label.name))
+            if label.confidence < threshold:
+                if ctx.explain:
+                    reasons.append(f"{path}: {_fmt(label.confidence)}%, below the threshold {_fmt(threshold)}")
+                continue
+            if len(evidence) < MAX_EVIDENCE:
+                evidence.append(
+                    {"label": label.name, "confidence": round(label.confidence, 2), "path": path}
+                )
+            if ctx.explain:
+                reasons.append(f"{path}: {_fmt(label.confidence)}% >= {_fmt(threshold)}")
+        if ctx.explain and not analysis.moderation:
+            reasons.append("no moderation labels were detected")
+        return RuleResult(bool(evidence), tuple(evidence), tuple(reasons))
+
+
+class TextDetectionRule(Rule):
+    """Matches text found by DetectText: a regular expression, or whole words."""
+
+    summary: ClassVar[str] = "text found by DetectText"
+
+    type: Literal["text_detection"] = "text_detection"
+    pattern: str | None = Field(default=None, min_length=1)
+    words: list[NonEmptyName] | None = Field(default=None, min_length=1)
+    match: MatchMode = "any"
+    detection_type: Literal["LINE", "WORD"] = "LINE"
+
+    _regexes: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _one_of_pattern_or_words(self) -> TextDetectionRule:
+        if (self.pattern is None) == (self.words is None):
+            raise ValueError("give exactly one of 'pattern' or 'words'")
+        if self.pattern is not None and "match" in self.model_fields_set:
+            raise ValueError("'match' applies to 'words' only")
+        return self
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
+
+    def model_post_init(self, context: object, /) -> None:
+        if self.pattern is not None:
+            self._regexes = (re.compile(self.pattern),)
+        elif self.words is not None:
+            self._regexes = tuple(
+                re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE) for word in self.words
+            )
+
+    def needs(self) -> Needs:
+        return Needs(text=True)
+
+    def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
+        threshold = self.threshold(ctx)
+        candidates = [
+            d for d in analysis.text or () if d.type == self.detection_type and d.confidence >= threshold
+        ]
+        evidence: list[Evidence] = []
+        found = [False] * len(self._regexes)
+        for detection in candidates:
+            for i, regex in enumerate(self._regexes):
+                hit = regex.search(detection.text)
+                if hit is None:
+                    continue
+                found[i] = True
+                if len(evidence) < MAX_EVIDENCE:
+                    evidence.append(
+                        {
+                            "text": detection.text,
+                            "match": hit.group(0),
+                            "confidence": round(detection.confidence, 2),
+                            "type": detection.type,
+                        }
+                    )
+        matched = all(found) if self.match == "all" else any(found)
+        reasons: list[str] = []
+        if ctx.explain:
+            reasons = self._explain(analysis, threshold, candidates, found)
+        return RuleResult(matched, tuple(evidence) if matched else (), tuple(reasons))
+
+    def _explain(
+        self, analysis: Analysis, threshold: float, candidates: list[TextDetection], found: list[bool]
+    ) -> list[str]:
+        of_type = [d for d in analysis.text or () if d.type == self.detection_type]
+        reasons = [
+            f"{len(of_type)} {self.detection_type} detection(s), {len(candidates)} at >= {_fmt(threshold)}%"
+        ]
+        targets = [f"pattern {self.pattern!r}"] if self.pattern is not None else [f"word {w!r}" for w in self.words or ()]
+        for target, regex, hit in zip(targets, self._regexes, found, strict=True):
+            if hit:
+                reasons.append(f"{target}: found")
+                continue
+            below = [d for d in of_type if d.confidence < threshold and regex.search(d.text)]
+            if below:
+                best = max(below, key=lambda d: d.confidence)
+                reasons.append(
+                    f"{target}: only in {best.text!r} at {_fmt(best.confidence)}%, below the threshold"
+                )
+            else:
+                reasons.append(f"{target}: not found")
+        return reasons
+
+
+BUILTIN_RULES: tuple[type[Rule], ...] = (LabelMatchRule, ModerationRule, TextDetectionRule)

@@ -1,0 +1,232 @@
+"""Load a rules file (YAML, version 1) into a validated :class:`Ruleset`.
+
+Every problem is reported as ``FILE:LINE: field.path: message``; all problems of a file are
+collected, not just the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rules.base import Confidence, Rule, Verdict
+from rules.errors import Issue, RulesValidationError
+from rules.registry import Registry, default_registry
+from rules.ruleset import Ruleset
+
+Loc = tuple[str | int, ...]
+
+
+class RulesFile(BaseModel):
+    """The top level of a rules file, version 1 (rules are validated per type afterwards)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    name: str | None = None
+    default_verdict: Verdict = Verdict.FAILURE
+    min_confidence: Confidence = 80.0
+    rules: list[Any] = Field(min_length=1)
+
+
+def load_ruleset(path: str | PathLike[str], registry: Registry | None = None) -> Ruleset:
+    """Read and validate a rules file; raises :class:`RulesValidationError`."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RulesValidationError([Issue(name, 1, "", f"cannot read the rules file: {reason}")]) from exc
+    return parse_ruleset(text, name, registry)
+
+
+def parse_ruleset(text: str, filename: str = "<string>", registry: Registry | None = None) -> Ruleset:
+    """Validate rules given as YAML text; ``filename`` is used in messages."""
+    registry = registry or default_registry()
+    data, lines, issues = _read_yaml(text, filename)
+    if issues:
+        raise RulesValidationError(issues)
+    locate = _Locator(filename, lines)
+
+    if not isinstance(data, Mapping):
+        found = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise RulesValidationError(
+            [locate.issue((), f"expected a mapping with 'version' and 'rules', found {found}")]
+        )
+
+    try:
+        top = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        # report top-level problems; still check the rules when the list itself is usable
+        issues.extend(locate.pydantic(exc, (), RulesFile))
+        raw_rules = data.get("rules")
+        if isinstance(raw_rules, list):
+            _validate_rules(raw_rules, registry, locate, issues)
+        raise RulesValidationError(sorted(issues, key=lambda i: i.line)) from None
+
+    rules = _validate_rules(top.rules, registry, locate, issues)
+    if issues:
+        raise RulesValidationError(sorted(issues, key=lambda i: i.line))
+    return Ruleset(
+        rules=tuple(rules),
+        default_verdict=top.default_verdict,
+        min_confidence=top.min_confidence,
+        name=top.name,
+        source=filename,
+        text=text,
+    )
+
+
+def _validate_rules(raw_rules: list[Any], registry: Registry, locate: _Locator, issues: list[Issue]) -> list[Rule]:
+    rules: list[Rule] = []
+    first_seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_rules):
+        at: Loc = ("rules", i)
+        if not isinstance(raw, Mapping):
+            issues.append(locate.issue(at, f"each rule must be a mapping with 'name', 'type', 'outcome'; found {raw!r}"))
+            continue
+        type_name = raw.get("type")
+        if type_name is None:
+            issues.append(locate.issue((*at, "type"), f"required field is missing; rule types: {', '.join(registry.names)}"))
+            continue
+        cls = registry.get(type_name) if isinstance(type_name, str) else None
+        if cls is None:
+            if isinstance(type_name, str) and type_name in registry.broken:
+                message = f"rule type '{type_name}' is provided by a plugin that {registry.broken[type_name]}"
+            else:
+                close = difflib.get_close_matches(str(type_name), registry.names, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                message = f"unknown rule type {type_name!r}; {hint}known types: {', '.join(registry.names)}"
+            issues.append(locate.issue((*at, "type"), message))
+            continue
+        try:
+            rule = cls.model_validate(raw)
+        except ValidationError as exc:
+            issues.extend(locate.pydantic(exc, at, cls))
+            continue
+        if rule.name in first_seen:
+            issues.append(
+                locate.issue(
+                    (*at, "name"),
+                    f"duplicate rule name '{rule.name}' (first used at line {first_seen[rule.name]})",
+                )
+            )
+            continue
+        first_seen[rule.name] = locate.line((*at, "name"))
+        rules.append(rule)
+    return rules
+
+
+# -- YAML with line numbers ------------------------------------------------------------------
+
+
+def _read_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Issue]]:
+    """Parse YAML; return the data, a map from field path to 1-based line, and syntax issues."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        return None, {}, [Issue(filename, line, "", f"YAML syntax error: {problem}")]
+    except yaml.YAMLError as exc:
+        return None, {}, [Issue(filename, 1, "", f"YAML error: {exc}")]
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {}
+    issues: list[Issue] = []
+    if node is not None:
+        _index(node, (), lines, issues, filename)
+    return data, lines, issues
+
+
+def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[Issue], filename: str) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                issues.append(
+                    Issue(filename, line, _path((*loc, key)), f"duplicate key (first at line {seen[key]})")
+                )
+                continue
+            seen[key] = line
+            lines[(*loc, key)] = line
+            _index(value_node, (*loc, key), lines, issues, filename)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*loc, i), lines, issues, filename)
+
+
+def _path(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Locator:
+    """Turns field paths into ``Issue`` objects with the right line."""
+
+    def __init__(self, filename: str, lines: dict[Loc, int]) -> None:
+        self.filename = filename
+        self.lines = lines
+
+    def line(self, loc: Loc) -> int:
+        for end in range(len(loc), -1, -1):
+            found = self.lines.get(tuple(str(p) if isinstance(p, str) else p for p in loc[:end]))
+            if found is not None:
+                return found
+        return 1
+
+    def issue(self, loc: Loc, message: str) -> Issue:
+        return Issue(self.filename, self.line(loc), _path(loc), message)
+
+    def pydantic(self, exc: ValidationError, prefix: Loc, model: type[BaseModel]) -> list[Issue]:
+        found = []
+        for err in exc.errors(include_url=False):
+            loc: Loc = (*prefix, *err["loc"])
+            found.append(self.issue(loc, _message(err, model)))
+        return found
+
+
+def _message(err: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    value = err.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        allowed = list(model.model_fields) if len(loc) == 1 else []
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listed = f" (allowed keys: {', '.join(allowed)})" if allowed and not close else ""
+        return f"unknown key '{key}'{hint}{listed}"
+    if kind == "too_short":
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        return "must not be empty" if least == 1 else f"needs at least {least} items"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+        return f"use only letters, digits, '-' and '_' (got {value!r})"
+    message = str(err["msg"])
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+        return message
+    if kind == "assertion_error":
+        return message.removeprefix("Assertion failed, ")
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{message} (got {value!r})"
+    return message
