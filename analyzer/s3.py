@@ -1,0 +1,105 @@
+"""S3 as a :class:`~analyzer.ports.Storage`, over an injected boto3 client.
+
+Objects are addressed by key, without version ids, so the function needs ``s3:GetObject`` rather
+than ``s3:GetObjectVersion``; the copy is conditional on the ETag that was analysed, so an object
+replaced mid-flight is never routed under the verdict of its predecessor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
+
+from analyzer.ports import ImageSource, ObjectInfo, ObjectRef, S3Image
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
+
+_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+class S3Storage:
+    """One bucket; keys are S3 keys."""
+
+    def __init__(self, client: S3Client, bucket: str, *, region: str | None = None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.region = region
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            resp = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _NOT_FOUND:
+                return None
+            raise
+        modified = resp.get("LastModified")
+        return ObjectInfo(
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=resp.get("ETag"),
+            version_id=resp.get("VersionId"),
+            content_type=resp.get("ContentType"),
+            metadata=dict(resp.get("Metadata") or {}),
+            last_modified=modified.isoformat() if modified is not None else None,
+        )
+
+    def read_head(self, key: str, length: int) -> bytes:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        except ClientError as exc:
+            if _code(exc) == "InvalidRange":  # an empty object
+                return b""
+            raise
+        body = resp["Body"]
+        try:
+            return bytes(body.read(length))
+        finally:
+            body.close()
+
+    def image_source(self, info: ObjectInfo, ref: ObjectRef) -> ImageSource:
+        return S3Image(bucket=self.bucket, key=info.key, region=ref.region or self.region)
+
+    def copy(self, info: ObjectInfo, dest_key: str, tags: Mapping[str, str]) -> None:
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": dest_key,
+            "CopySource": {"Bucket": self.bucket, "Key": info.key},
+            "MetadataDirective": "COPY",
+            "TaggingDirective": "REPLACE",
+            "Tagging": urlencode(dict(tags)),
+        }
+        if info.etag:
+            kwargs["CopySourceIfMatch"] = info.etag
+        self.client.copy_object(**kwargs)
+
+    def put_record(self, key: str, record: Mapping[str, Any]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(record, ensure_ascii=False, default=str).encode(),
+            ContentType="application/json",
+        )
+
+    def get_record(self, key: str) -> dict[str, Any] | None:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _NOT_FOUND:
+                return None
+            raise
+        data = json.loads(resp["Body"].read())
+        return data if isinstance(data, dict) else None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

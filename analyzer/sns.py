@@ -1,0 +1,47 @@
+"""SNS as a :class:`~analyzer.ports.Notifier`, over an injected boto3 client (CONTRACTS §5)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from analyzer.ports import Notification
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+else:
+    SNSClient = Any
+
+_SUBJECT_MAX = 99  # SNS: fewer than 100 printable ASCII characters, no line breaks
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+class SnsNotifier:
+    """Publishes the JSON body with ``verdict`` (String) and ``categories`` (String.Array)."""
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self.client = client
+        self.topic_arn = topic_arn
+
+    def notify(self, notification: Notification) -> None:
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=sns_subject(notification.subject),
+            Message=json.dumps(dict(notification.body), ensure_ascii=False, default=str),
+            MessageAttributes={
+                "verdict": {"DataType": "String", "StringValue": notification.verdict},
+                "categories": {
+                    "DataType": "String.Array",
+                    "StringValue": json.dumps(list(notification.categories)),
+                },
+            },
+        )
+
+
+def sns_subject(text: str) -> str:
+    """A subject SNS accepts: printable ASCII, one line, fewer than 100 characters."""
+    clean = _NOT_PRINTABLE.sub("?", " ".join(text.split())).strip() or "imgpipe"
+    if len(clean) > _SUBJECT_MAX:
+        clean = clean[: _SUBJECT_MAX - 3].rstrip() + "..."
+    return clean
