@@ -1,0 +1,199 @@
+"""Policy documents as small pure functions (no pulumi here): IAM, bucket, queue and key policies.
+
+Every document is a plain dict; components render it with ``Output.all(...).apply(json.dumps)``.
+Keeping them pure lets tests (and the moto least-privilege proof) use exactly what the program
+deploys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Statement = dict[str, Any]
+Document = dict[str, Any]
+
+#: Rekognition's Detect* APIs support no resource-level permissions: the one allowed "*".
+REKOGNITION_ACTIONS = {
+    "DetectLabels": "rekognition:DetectLabels",
+    "DetectModerationLabels": "rekognition:DetectModerationLabels",
+    "DetectText": "rekognition:DetectText",
+}
+
+
+def statement(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    *,
+    effect: str = "Allow",
+    principals: dict[str, Any] | None = None,
+    conditions: dict[str, dict[str, Any]] | None = None,
+) -> Statement:
+    """One policy statement; actions and resources are kept in the order given."""
+    stmt: Statement = {"Sid": sid, "Effect": effect}
+    if principals is not None:
+        stmt["Principal"] = principals
+    stmt["Action"] = list(actions)
+    stmt["Resource"] = list(resources)
+    if conditions:
+        stmt["Condition"] = conditions
+    return stmt
+
+
+def document(*statements: Statement) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionGrants:
+    """Everything the analyzer function may touch (plain ARNs/names)."""
+
+    bucket_arn: str
+    input_prefix: str
+    output_prefix: str
+    results_prefix: str
+    topic_arn: str
+    queue_arn: str
+    table_arn: str
+    log_group_arn: str
+    rekognition_apis: Sequence[str]
+    kms_key_arn: str | None = None
+
+
+def function_policy(g: FunctionGrants) -> Document:
+    """Least privilege for the analyzer: each statement names its resources exactly."""
+    inputs = f"{g.bucket_arn}/{g.input_prefix}*"
+    outputs = [f"{g.bucket_arn}/{g.output_prefix}*", f"{g.bucket_arn}/{g.results_prefix}*"]
+    stmts = [
+        statement("ReadInputImages", ["s3:GetObject", "s3:GetObjectVersion"], [inputs]),
+        statement("DeleteAnalysedInputImages", ["s3:DeleteObject"], [inputs]),
+        statement("WriteAnalysedImagesAndResults", ["s3:PutObject", "s3:PutObjectTagging"], outputs),
+        statement("ReadAnalysedImagesAndResults", ["s3:GetObject"], outputs),
+        # HeadObject on a missing key answers 404 (not 403) only with ListBucket; the analyzer
+        # relies on that to see that a copy or a record does not exist yet.
+        statement(
+            "ListOwnPrefixes",
+            ["s3:ListBucket"],
+            [g.bucket_arn],
+        ),
+    ]
+    apis = [REKOGNITION_ACTIONS[a] for a in g.rekognition_apis]
+    if apis:
+        stmts.append(statement("RekognitionNeededByRules", apis, ["*"]))
+    stmts += [
+        statement("PublishVerdicts", ["sns:Publish"], [g.topic_arn]),
+        statement(
+            "ConsumeQueue",
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+             "sqs:GetQueueAttributes"],
+            [g.queue_arn],
+        ),
+        statement(
+            "IdempotencyRecords",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [g.table_arn],
+        ),
+        statement("OwnLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  [f"{g.log_group_arn}:*"]),
+    ]
+    if g.kms_key_arn:
+        stmts.append(
+            statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [g.kms_key_arn])
+        )
+    return document(*stmts)
+
+
+def lambda_assume_role(account_id: str) -> Document:
+    return document(
+        statement(
+            "LambdaAssumesRole",
+            ["sts:AssumeRole"],
+            [],
+            principals={"Service": "lambda.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        )
+    )
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    """Deny every request that is not made over TLS."""
+    return document(
+        statement(
+            "DenyInsecureTransport",
+            ["s3:*"],
+            [bucket_arn, f"{bucket_arn}/*"],
+            effect="Deny",
+            principals={"AWS": "*"},
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        )
+    )
+
+
+def queue_policy(queue_arn: str, bucket_arn: str, account_id: str) -> Document:
+    """Only this bucket, in this account, may send to the queue."""
+    return document(
+        statement(
+            "OnlyThisBucketSends",
+            ["sqs:SendMessage"],
+            [queue_arn],
+            principals={"Service": "s3.amazonaws.com"},
+            conditions={
+                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        )
+    )
+
+
+def topic_policy(topic_arn: str, account_id: str, publisher_service: str | None = None) -> Document:
+    """Account principals manage the topic; optionally a service (CloudWatch) may publish."""
+    stmts = [
+        statement(
+            "AccountOwnsTopic",
+            ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"],
+            [topic_arn],
+            principals={"AWS": f"arn:aws:iam::{account_id}:root"},
+        )
+    ]
+    if publisher_service:
+        stmts.append(
+            statement(
+                "ServicePublishes",
+                ["sns:Publish"],
+                [topic_arn],
+                principals={"Service": publisher_service},
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+            )
+        )
+    return document(*stmts)
+
+
+def key_policy(account_id: str) -> Document:
+    """The stack key: the account administers it through IAM; S3 (event notifications into the
+    encrypted queue) and CloudWatch (alarms into the encrypted ops topic) may use it — the
+    AWS-managed aws/sqs and aws/sns keys cannot grant them that."""
+    key_use = ["kms:GenerateDataKey", "kms:Decrypt"]
+    return document(
+        statement(
+            "AccountAdministersKeyThroughIam",
+            ["kms:*"],
+            ["*"],
+            principals={"AWS": f"arn:aws:iam::{account_id}:root"},
+        ),
+        statement(
+            "S3SendsEventsToEncryptedQueue",
+            key_use,
+            ["*"],
+            principals={"Service": "s3.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+        statement(
+            "CloudWatchPublishesAlarmsToEncryptedTopic",
+            key_use,
+            ["*"],
+            principals={"Service": "cloudwatch.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+    )
