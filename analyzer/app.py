@@ -1,0 +1,210 @@
+"""The analyzer as the Lambda runs it: settings + rules + AWS adapters + batch runner.
+
+Built once per container (:meth:`Analyzer.from_env`, at init) and reused by every invocation.
+Tests build it with :meth:`Analyzer.build`, injecting moto-backed clients and a fake detector.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from analyzer.batch import BatchReport, PartialBatchResponse, run_batch
+from analyzer.config import Settings
+from analyzer.pipeline import Pipeline, PipelineSettings
+from analyzer.ports import Detector, Notifier, ObjectRef
+from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
+from analyzer.s3 import S3Storage
+from analyzer.sns import SnsNotifier
+from rules import Ruleset, load_ruleset
+
+SERVICE = "imgpipe-analyzer"
+NAMESPACE = "imgpipe"
+
+
+class Analyzer:
+    """Everything one container needs to handle SQS batches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ruleset: Ruleset,
+        *,
+        s3_client: Any,
+        detector: Detector,
+        notifier: Notifier | None,
+        dynamodb_client: Any = None,
+        logger: Logger | None = None,
+        metrics: Metrics | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ruleset = ruleset
+        self.logger = logger or Logger(service=SERVICE)
+        self.metrics = metrics or Metrics(namespace=NAMESPACE, service=SERVICE)
+        self.s3_client = s3_client
+        self.pipelines: dict[str, Pipeline] = {}
+        self._pipelines_lock = threading.Lock()
+        self._detector = detector
+        self._notifier = notifier
+        self._region = region
+        self.work: Callable[[ObjectRef], Mapping[str, Any]] = self._process
+        self.idempotent: Any = None
+        if settings.idempotency_table:
+            from analyzer.idempotency import IdempotentWork  # only when enabled: import cost
+
+            self.idempotent = IdempotentWork(
+                self._process,
+                table_name=settings.idempotency_table,
+                dynamodb_client=dynamodb_client,
+                expires_after_seconds=settings.idempotency_ttl_seconds,
+            )
+            self.work = self.idempotent
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        session: Any = None,
+        detector: Detector | None = None,
+        ruleset: Ruleset | None = None,
+        **kwargs: Any,
+    ) -> Analyzer:
+        """Load the rules and create the clients this configuration needs."""
+        if session is None:
+            import boto3
+
+            session = boto3.session.Session()
+        ruleset = ruleset or load_ruleset(settings.rules_path)
+        region = session.region_name
+        s3 = session.client("s3")
+        if detector is None:
+            cfg = client_config(settings.rekognition_retry_mode, settings.rekognition_max_attempts)
+            clients: dict[str, Any] = {}
+            lock = threading.Lock()
+
+            def client_for_region(name: str) -> Any:
+                with lock:
+                    if name not in clients:
+                        clients[name] = session.client("rekognition", region_name=name, config=cfg)
+                    return clients[name]
+
+            detector = RekognitionDetector(
+                session.client("rekognition", config=cfg),
+                client_for_region=client_for_region,
+                labels_min_confidence=settings.labels_min_confidence,
+                moderation_min_confidence=settings.moderation_min_confidence,
+                max_labels=settings.max_labels,
+            )
+        notifier = SnsNotifier(session.client("sns"), settings.topic_arn) if settings.topic_arn else None
+        dynamodb = session.client("dynamodb") if settings.idempotency_table else None
+        return cls(
+            settings, ruleset, s3_client=s3, detector=detector, notifier=notifier,
+            dynamodb_client=dynamodb, region=region, **kwargs,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Analyzer:
+        return cls.build(Settings.from_env(environ))
+
+    # -- per object -----------------------------------------------------------------------
+
+    def pipeline_for(self, bucket: str) -> Pipeline:
+        with self._pipelines_lock:
+            pipeline = self.pipelines.get(bucket)
+            if pipeline is None:
+                s = self.settings
+                pipeline = Pipeline(
+                    self.ruleset,
+                    self._detector,
+                    S3Storage(self.s3_client, bucket, region=self._region),
+                    self._notifier,
+                    PipelineSettings(
+                        input_prefix=s.input_prefix,
+                        output_prefix=s.output_prefix,
+                        results_prefix=s.results_prefix,
+                        notify_verdicts=s.notify_verdicts,
+                        delete_source=s.delete_source,
+                        limits=s.limits,
+                        sniff_bytes=s.sniff_bytes,
+                        bucket=bucket,
+                    ),
+                )
+                self.pipelines[bucket] = pipeline
+            return pipeline
+
+    def _process(self, ref: ObjectRef) -> Mapping[str, Any]:
+        self.logger.thread_safe_append_keys(correlation_id=f"s3://{ref.bucket}/{ref.key}")
+        try:
+            outcome = self.pipeline_for(ref.bucket).process(ref)
+            record = outcome.to_dict()
+            self.logger.info(
+                "image processed",
+                extra={"status": outcome.status, "verdict": outcome.verdict,
+                       "reason": outcome.reason, "destination_key": outcome.destination_key,
+                       "calls": outcome.calls, "timings_ms": outcome.timings_ms},
+            )
+            return record
+        finally:
+            self.logger.thread_safe_clear_keys()
+
+    # -- per batch ------------------------------------------------------------------------
+
+    def handle(self, event: Mapping[str, Any], context: Any = None) -> PartialBatchResponse:
+        """The Lambda entry point's body: never raises for a record's failure."""
+        if self.idempotent is not None:
+            self.idempotent.register_lambda_context(context)
+        request_id = getattr(context, "aws_request_id", None)
+        if request_id:
+            self.logger.append_keys(request_id=request_id)
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):
+            self.logger.error("event has no SQS Records; nothing to do", extra={"event_keys": list(event or {})})
+            return {"batchItemFailures": []}
+        report = run_batch(
+            records,
+            self.work,
+            input_prefix=self.settings.input_prefix,
+            bucket_name=self.settings.bucket_name,
+            max_workers=self.settings.max_workers,
+            logger=self.logger,
+        )
+        self._emit_metrics(report)
+        return report.response()
+
+    def _emit_metrics(self, report: BatchReport) -> None:
+        m = self.metrics
+        verdicts: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+        calls: Counter[str] = Counter()
+        rejections = 0
+        for record in report.outcomes:
+            statuses[str(record.get("status"))] += 1
+            if record.get("status") != "routed":
+                continue
+            verdicts[str(record.get("verdict"))] += 1
+            calls.update(record.get("calls") or {})
+            if record.get("reason"):
+                rejections += 1
+            total = (record.get("timings_ms") or {}).get("total")
+            if isinstance(total, int | float):
+                m.add_metric("ImageDuration", MetricUnit.Milliseconds, total)
+        for verdict, n in verdicts.items():
+            m.add_metric(f"Images{verdict.capitalize()}", MetricUnit.Count, n)
+        for api, n in calls.items():
+            m.add_metric(f"Rekognition{api}", MetricUnit.Count, n)
+        m.add_metric("PrecheckRejections", MetricUnit.Count, rejections)
+        m.add_metric("AlreadyDone", MetricUnit.Count, statuses["already_done"] + statuses["duplicate"])
+        m.add_metric("FailedMessages", MetricUnit.Count, len(report.failed_message_ids))
+        m.add_metric("Throttled", MetricUnit.Count, sum(1 for _, e in report.errors if is_throttling(e)))
+        m.add_metric("MalformedMessages", MetricUnit.Count, report.malformed)
+        m.add_metric("SkippedRecords", MetricUnit.Count, sum(report.skipped.values()))
+        m.flush_metrics()
