@@ -36,6 +36,14 @@ LOG_RETENTION_DAYS = (
     3288, 3653,
 )  # fmt: skip
 
+#: Analyzer variables the program derives from other settings (CONTRACTS §5 + the IAM scope).
+MANAGED_ENVIRONMENT = frozenset(
+    {
+        "RULES_PATH", "TOPIC_ARN", "INPUT_PREFIX", "OUTPUT_PREFIX", "IDEMPOTENCY_TABLE",
+        "BUCKET_NAME", "RESULTS_PREFIX", "MAX_WORKERS", "IDEMPOTENCY_TTL_SECONDS",
+    }
+)  # fmt: skip
+
 #: SQS: the largest visibility timeout (12 hours).
 MAX_VISIBILITY_SECONDS = 43_200
 
@@ -119,8 +127,8 @@ class StackSettings(_Model):
     # Rekognition quota arithmetic (see README, "maximum_concurrency")
     rekognition_tps_quota: float = Field(default=5.0, gt=0)
     rekognition_call_seconds: float = Field(default=0.4, gt=0, le=30)
-    #: Images one invocation analyses at the same time (the analyzer's in-batch parallelism).
-    images_in_flight_per_invocation: int = Field(default=1, ge=1, le=64)
+    #: The analyzer's in-batch parallelism (MAX_WORKERS): images one invocation analyses at once.
+    max_workers: int = Field(default=1, ge=1, le=64)
 
     # Function
     memory_mb: int = Field(default=512, ge=128, le=10_240)
@@ -187,11 +195,16 @@ class StackSettings(_Model):
             )
         if self.max_concurrency > self.max_safe_concurrency:
             raise ValueError(
-                f"maxConcurrency {self.max_concurrency} x imagesInFlightPerInvocation "
-                f"{self.images_in_flight_per_invocation} / rekognitionCallSeconds "
-                f"{self.rekognition_call_seconds} = {self.peak_rekognition_tps:g} TPS exceeds "
-                f"rekognitionTpsQuota {self.rekognition_tps_quota:g}; use at most "
-                f"{self.max_safe_concurrency}"
+                f"maxConcurrency {self.max_concurrency} x {self.images_in_flight} images in "
+                f"flight (min(batchSize, maxWorkers)) / rekognitionCallSeconds "
+                f"{self.rekognition_call_seconds:g} = {self.peak_rekognition_tps:g} calls/s per "
+                f"API exceeds rekognitionTpsQuota {self.rekognition_tps_quota:g}; use "
+                f"maxConcurrency <= {self.max_safe_concurrency} or fewer maxWorkers"
+            )
+        managed = sorted(set(self.environment) & MANAGED_ENVIRONMENT)
+        if managed:
+            raise ValueError(
+                f"environment: {', '.join(managed)} are set by the program from other keys"
             )
         return self
 
@@ -206,21 +219,20 @@ class StackSettings(_Model):
         return 6 * self.timeout_seconds + self.batching_window_seconds
 
     @property
+    def images_in_flight(self) -> int:
+        """Images one invocation analyses at the same time."""
+        return min(self.batch_size, self.max_workers)
+
+    @property
     def peak_rekognition_tps(self) -> float:
         """Upper bound of calls per second per Rekognition API at full concurrency."""
-        return (
-            self.max_concurrency
-            * self.images_in_flight_per_invocation
-            / self.rekognition_call_seconds
-        )
+        return self.max_concurrency * self.images_in_flight / self.rekognition_call_seconds
 
     @property
     def max_safe_concurrency(self) -> int:
         """Largest maximum_concurrency whose peak call rate stays inside the quota."""
         return math.floor(
-            self.rekognition_tps_quota
-            * self.rekognition_call_seconds
-            / self.images_in_flight_per_invocation
+            self.rekognition_tps_quota * self.rekognition_call_seconds / self.images_in_flight
             + 1e-9
         )
 

@@ -1,0 +1,79 @@
+"""What the program does before it builds anything: read and validate everything.
+
+``load_stack`` reads the stack config, validates it (:mod:`infra.settings`), validates the stack's
+rules file with the rule engine, checks the analyzer environment and builds the Lambda artifacts.
+Any problem stops the program at preview with ``FILE:LINE: path: message`` lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from infra.artifacts import Artifacts, build_artifacts
+from infra.environment import check_environment
+from infra.errors import RulesFileError, StackConfigError
+from infra.settings import PROJECT, StackSettings, load_settings
+
+REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    settings: StackSettings
+    rules_file: Path
+    rekognition_apis: list[str]
+    artifacts: Artifacts
+    function_name: str
+
+
+def load_stack(project_root: Path) -> LoadedStack:
+    stack = pulumi.get_stack()
+    project = pulumi.get_project() or PROJECT
+    raw = dict(pulumi.runtime.config.CONFIG.get())
+    stack_file = project_root / f"Pulumi.{stack}.yaml"
+    settings = load_settings(raw, stack, stack_file if stack_file.exists() else None, project)
+    env_problems = check_environment(settings)
+    if env_problems:
+        raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
+    rules_file, apis = validate_rules(project_root, settings)
+    artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS)
+    return LoadedStack(
+        settings=settings,
+        rules_file=rules_file,
+        rekognition_apis=apis,
+        artifacts=artifacts,
+        function_name=f"{project}-{stack}-analyzer",
+    )
+
+
+def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, list[str]]:
+    """Load the stack's rules file with the rule engine; return it and the APIs it needs."""
+    from rules import RulesError, RulesValidationError, load_ruleset
+
+    path = project_root / settings.rules_path
+    if not path.is_file():
+        raise RulesFileError(
+            [f"{settings.rules_path}: file not found (set image-pipeline:rulesFile, default "
+             f"rules/<stack>.yaml)"]
+        )
+    try:
+        ruleset = load_ruleset(path)
+    except RulesValidationError as exc:
+        raise RulesFileError([_relative(str(issue), project_root) for issue in exc.issues]) from None
+    except RulesError as exc:
+        raise RulesFileError([f"{settings.rules_path}: {exc}"]) from None
+    return path, list(ruleset.needs.api_calls)
+
+
+def _relative(message: str, project_root: Path) -> str:
+    prefix = f"{project_root.resolve()}/"
+    return message.removeprefix(prefix)
+
+
+def account_id() -> pulumi.Output[str]:
+    import pulumi_aws as aws
+
+    return aws.get_caller_identity_output().account_id
