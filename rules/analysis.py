@@ -226,6 +226,14 @@ class Analysis:
         return index
 
     @cached_property
+    def text_by_type(self) -> dict[str, tuple[TextDetection, ...]]:
+        """Text detections grouped by type (``LINE`` / ``WORD``), in response order."""
+        groups: dict[str, list[TextDetection]] = {}
+        for detection in self.text or ():
+            groups.setdefault(detection.type, []).append(detection)
+        return {kind: tuple(items) for kind, items in groups.items()}
+
+    @cached_property
     def moderation_lineage(self) -> tuple[tuple[ModerationLabel, frozenset[str], tuple[str, ...]], ...]:
         """Per moderation label: (label, casefolded name + ancestors, ancestors for display).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from bisect import bisect_right
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
@@ -20,6 +21,25 @@ MAX_EVIDENCE = 10
 
 def _fmt(value: float) -> str:
     return f"{value:.1f}"
+
+
+def _line_starts(detections: list[TextDetection]) -> list[int]:
+    """Offsets of each detection's text inside their newline-joined concatenation."""
+    starts: list[int] = []
+    position = 0
+    for detection in detections:
+        starts.append(position)
+        position += len(detection.text) + 1
+    return starts
+
+
+def _text_evidence(detection: TextDetection, matched: str) -> Evidence:
+    return {
+        "text": detection.text,
+        "match": matched,
+        "confidence": round(detection.confidence, 2),
+        "type": detection.type,
+    }
 
 
 class LabelMatchRule(Rule):
@@ -43,10 +63,11 @@ class LabelMatchRule(Rule):
     def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
         threshold = self.threshold(ctx)
         index = analysis.label_index
+        wanted_names = self._wanted  # pydantic private attributes are slow to read: read once
         evidence: list[Evidence] = []
         reasons: list[str] = []
         hits = 0
-        for wanted, shown in zip(self._wanted, self.labels, strict=True):
+        for wanted, shown in zip(wanted_names, self.labels, strict=True):
             label = index.get(wanted)
             if label is None:
                 if ctx.explain:
@@ -78,9 +99,9 @@ class LabelMatchRule(Rule):
                     f"{shown}: detected as {label.name} at {_fmt(label.confidence)}% "
                     f">= {_fmt(threshold)}{extra}"
                 )
-        matched = hits == len(self._wanted) if self.match == "all" else hits > 0
+        matched = hits == len(wanted_names) if self.match == "all" else hits > 0
         if ctx.explain and self.match == "all" and not matched:
-            reasons.append(f"match: all — {hits} of {len(self._wanted)} labels satisfied")
+            reasons.append(f"match: all — {hits} of {len(wanted_names)} labels satisfied")
         return RuleResult(matched, tuple(evidence) if matched else (), tuple(reasons))
 
 
@@ -116,10 +137,11 @@ class ModerationRule(Rule):
 
     def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
         threshold = self.threshold(ctx)
+        wanted = self._wanted  # pydantic private attributes are slow to read: read once
         evidence: list[Evidence] = []
         reasons: list[str] = []
         for label, names, chain in analysis.moderation_lineage:
-            if not (names & self._wanted):
+            if names.isdisjoint(wanted):
                 if ctx.explain:
                     reasons.append(f"{label.name}: not in the categories {self.categories}")
                 continue
@@ -151,6 +173,7 @@ class TextDetectionRule(Rule):
     detection_type: Literal["LINE", "WORD"] = "LINE"
 
     _regexes: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+    _folded_words: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _one_of_pattern_or_words(self) -> TextDetectionRule:
@@ -177,6 +200,7 @@ class TextDetectionRule(Rule):
             self._regexes = tuple(
                 re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE) for word in self.words
             )
+            self._folded_words = tuple(word.casefold() for word in self.words)
 
     def needs(self) -> Needs:
         return Needs(text=True)
@@ -184,35 +208,56 @@ class TextDetectionRule(Rule):
     def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
         threshold = self.threshold(ctx)
         candidates = [
-            d for d in analysis.text or () if d.type == self.detection_type and d.confidence >= threshold
+            d for d in analysis.text_by_type.get(self.detection_type, ()) if d.confidence >= threshold
         ]
-        evidence: list[Evidence] = []
-        found = [False] * len(self._regexes)
-        for detection in candidates:
-            for i, regex in enumerate(self._regexes):
-                hit = regex.search(detection.text)
-                if hit is None:
-                    continue
-                found[i] = True
-                if len(evidence) < MAX_EVIDENCE:
-                    evidence.append(
-                        {
-                            "text": detection.text,
-                            "match": hit.group(0),
-                            "confidence": round(detection.confidence, 2),
-                            "type": detection.type,
-                        }
-                    )
+        if self.pattern is not None:
+            found, evidence = self._search_pattern(candidates)
+        else:
+            found, evidence = self._search_words(candidates)
         matched = all(found) if self.match == "all" else any(found)
         reasons: list[str] = []
         if ctx.explain:
             reasons = self._explain(analysis, threshold, candidates, found)
         return RuleResult(matched, tuple(evidence) if matched else (), tuple(reasons))
 
+    def _search_pattern(self, candidates: list[TextDetection]) -> tuple[list[bool], list[Evidence]]:
+        regex = self._regexes[0]
+        evidence: list[Evidence] = []
+        for detection in candidates:
+            hit = regex.search(detection.text)
+            if hit is not None:
+                evidence.append(_text_evidence(detection, hit.group(0)))
+                if len(evidence) >= MAX_EVIDENCE:
+                    break
+        return [bool(evidence)], evidence
+
+    def _search_words(self, candidates: list[TextDetection]) -> tuple[list[bool], list[Evidence]]:
+        # One scan per word over all candidate texts joined by newlines: a word regex (an escaped
+        # literal between non-word look-arounds) can never span the separator.
+        found = [False] * len(self._regexes)
+        evidence: list[Evidence] = []
+        if not candidates:
+            return found, evidence
+        joined = "\n".join(d.text for d in candidates)
+        folded = joined.casefold()
+        starts: list[int] = []
+        for i, (regex, word) in enumerate(zip(self._regexes, self._folded_words, strict=True)):
+            if word not in folded:  # cheap pre-filter: most words are absent from most images
+                continue
+            for hit in regex.finditer(joined):
+                found[i] = True
+                if len(evidence) >= MAX_EVIDENCE:
+                    break
+                if not starts:
+                    starts = _line_starts(candidates)
+                detection = candidates[bisect_right(starts, hit.start()) - 1]
+                evidence.append(_text_evidence(detection, hit.group(0)))
+        return found, evidence
+
     def _explain(
         self, analysis: Analysis, threshold: float, candidates: list[TextDetection], found: list[bool]
     ) -> list[str]:
-        of_type = [d for d in analysis.text or () if d.type == self.detection_type]
+        of_type = analysis.text_by_type.get(self.detection_type, ())
         reasons = [
             f"{len(of_type)} {self.detection_type} detection(s), {len(candidates)} at >= {_fmt(threshold)}%"
         ]

@@ -105,9 +105,13 @@ class Ruleset:
     def _context(self) -> EvalContext:
         return EvalContext(min_confidence=self.min_confidence)
 
+    @cached_property
+    def _features(self) -> tuple[Feature, ...]:
+        return tuple(Feature(f) for f in self.needs.features)
+
     def missing(self, analysis: Analysis) -> list[str]:
         """Needed analyses that ``analysis`` lacks, by ANALYSIS.json name."""
-        missing = [f for f in self.needs.features if not analysis.has(Feature(f))]
+        missing = [f.value for f in self._features if not analysis.has(f)]
         if (
             "IMAGE_PROPERTIES" in self.needs.labels
             and analysis.has(Feature.LABELS)
@@ -136,7 +140,7 @@ class Ruleset:
             verdict=decide(matches, self.default_verdict),
             categories=list(dict.fromkeys(m.category for m in matches)),
             matches=matches,
-            features=self.needs.features,
+            features=[f.value for f in self._features],
         )
 
     def explain(self, analysis: Analysis) -> list[RuleExplanation]:
