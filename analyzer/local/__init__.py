@@ -1,0 +1,1 @@
+"""Local (offline) adapters: detector backends, folder storage, console notifier."""

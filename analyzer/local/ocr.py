@@ -1,0 +1,136 @@
+"""Text with RapidOCR (Apache-2.0, bundled PP-OCR ONNX models) -> a DetectText-shaped response.
+
+Settings, measured on the samples (see ``bench/local_bench.py``): text detection on the image
+scaled so its longest side is at most 640 px (RapidOCR's default upscales the *shortest* side to
+736, 3-4x slower), and no 180° line classifier (on the printed page it flipped good lines into
+garbage). Lines and words under :data:`MIN_CONFIDENCE` are dropped: on photos the recogniser
+produces low-confidence noise. As Rekognition does, at most :data:`MAX_WORDS` words are returned,
+LINE detections first (Ids ``0..``), then WORD detections whose ``ParentId`` is their line's Id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analyzer.local._deps import require
+
+MIN_CONFIDENCE = 80.0
+MAX_WORDS = 100
+DET_MAX_SIDE = 640
+TEXT_MODEL_VERSION = "local:rapidocr"
+
+
+class TextReader:
+    """Reads LINE and WORD detections from an RGB image."""
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        rapidocr = require("rapidocr")
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Global.return_word_box": True,
+            "Global.use_cls": False,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DET_MAX_SIDE,
+        }
+        if threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        self._engine = rapidocr.RapidOCR(params=params)
+        self._lock = threading.Lock()
+        self._warm = False
+
+    def warm_up(self) -> None:
+        """Load the lazily built ONNX sessions now (RapidOCR builds them on first use)."""
+        with self._lock:
+            if not self._warm:
+                self._engine(np.full((64, 256, 3), 255, dtype=np.uint8))
+                self._warm = True
+
+    def read(self, rgb: np.ndarray) -> dict[str, Any]:
+        """A DetectText response for one RGB image."""
+        self.warm_up()
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        result = self._engine(bgr)
+        h, w = rgb.shape[:2]
+        return to_response(
+            result.txts or (), result.scores or (), result.boxes, result.word_results, w, h
+        )
+
+
+def _geometry(points: Any, width: int, height: int) -> dict[str, Any]:
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    xs = np.clip(pts[:, 0] / width, 0.0, 1.0)
+    ys = np.clip(pts[:, 1] / height, 0.0, 1.0)
+    return {
+        "BoundingBox": {
+            "Width": round(float(xs.max() - xs.min()), 6),
+            "Height": round(float(ys.max() - ys.min()), 6),
+            "Left": round(float(xs.min()), 6),
+            "Top": round(float(ys.min()), 6),
+        },
+        "Polygon": [
+            {"X": round(float(x), 6), "Y": round(float(y), 6)} for x, y in zip(xs, ys, strict=True)
+        ],
+    }
+
+
+def to_response(
+    texts: Sequence[str],
+    scores: Sequence[float],
+    boxes: Any,
+    word_results: Sequence[Any] | None,
+    width: int,
+    height: int,
+) -> dict[str, Any]:
+    """Build the DetectText response from RapidOCR's per-line output."""
+    lines: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] = []
+    for i, (text, score) in enumerate(zip(texts, scores, strict=True)):
+        conf = float(score) * 100.0
+        if conf < MIN_CONFIDENCE or not text.strip():
+            continue
+        per_line = word_results[i] if word_results and i < len(word_results) else ()
+        boxed = [item for item in per_line or () if item and item[2] is not None]
+        line_words: list[tuple[str, float, Any]]
+        if boxed:
+            line_words = [
+                (word, float(wscore) * 100.0, wbox)
+                for word, wscore, wbox in boxed
+                if word.strip() and float(wscore) * 100.0 >= MIN_CONFIDENCE
+            ]
+        else:  # no per-word output: the line's words share its box and confidence
+            line_words = [(w, conf, None) for w in text.split()]
+        if not line_words:
+            continue
+        if len(words) + len(line_words) > MAX_WORDS:
+            break
+        line_id = len(lines)
+        line_geom = _geometry(boxes[i], width, height) if boxes is not None else None
+        lines.append(_detection(" ".join(text.split()), "LINE", line_id, None, conf, line_geom))
+        for word, wconf, wbox in line_words:
+            geom = _geometry(wbox, width, height) if wbox is not None else line_geom
+            words.append(_detection(word, "WORD", -1, line_id, wconf, geom))
+    for offset, entry in enumerate(words):
+        entry["Id"] = len(lines) + offset
+    return {"TextDetections": lines + words, "TextModelVersion": TEXT_MODEL_VERSION}
+
+
+def _detection(
+    text: str,
+    kind: str,
+    ident: int,
+    parent: int | None,
+    conf: float,
+    geometry: dict[str, Any] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"DetectedText": text, "Type": kind, "Id": ident}
+    if parent is not None:
+        out["ParentId"] = parent
+    out["Confidence"] = round(min(conf, 100.0), 4)
+    if geometry is not None:
+        out["Geometry"] = geometry
+    return out
