@@ -138,7 +138,7 @@ def _jpeg_dimensions(head: bytes) -> tuple[tuple[int, int] | None, bool]:
     """
     pos = 2
     n = len(head)
-    while pos + 4 <= n:
+    while pos + 2 <= n:
         if head[pos] != 0xFF:
             return None, True
         marker = head[pos + 1]
@@ -150,6 +150,8 @@ def _jpeg_dimensions(head: bytes) -> tuple[tuple[int, int] | None, bool]:
             continue
         if marker in (0xD9, 0xDA):  # EOI / SOS before any frame header
             return None, True
+        if pos + 4 > n:
+            return None, False
         (length,) = struct.unpack(">H", head[pos + 2 : pos + 4])
         if length < 2:
             return None, True

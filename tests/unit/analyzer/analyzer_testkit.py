@@ -1,0 +1,129 @@
+"""In-memory ports and real image bytes for the analyzer's pure tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from analyzer.ports import BytesImage, Detection, ImageSource, Notification, ObjectInfo, ObjectRef
+from rules import Needs
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "samples"
+EVENTS = ROOT / "tests" / "events"
+
+
+def sample(relative: str) -> bytes:
+    return (SAMPLES / relative).read_bytes()
+
+
+def rekognition_response(api_dir: str, name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / "rekognition" / api_dir / f"{name}.json").read_text())
+
+
+def picture(width: int = 320, height: int = 240, fmt: str = "JPEG") -> bytes:
+    """A real drawn picture (gradient + shapes) encoded by Pillow."""
+    img = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(img)
+    for x in range(0, width, max(1, width // 32)):
+        draw.line([(x, 0), (x, height)], fill=(x * 255 // max(1, width), 90, 160))
+    draw.ellipse([width // 4, height // 4, width * 3 // 4, height * 3 // 4], fill=(240, 200, 40))
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+class MemoryStorage:
+    """A dict of key -> (bytes, metadata, tags); records every call."""
+
+    def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
+        self.objects: dict[str, bytes] = dict(objects or {})
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail_on: dict[str, BaseException] = {}
+        self._lock = threading.Lock()
+
+    def _call(self, name: str, key: str) -> None:
+        with self._lock:
+            self.calls.append((name, key))
+        exc = self.fail_on.pop(name, None)
+        if exc is not None:
+            raise exc
+
+    def head(self, key: str) -> ObjectInfo | None:
+        self._call("head", key)
+        data = self.objects.get(key)
+        if data is None:
+            return None
+        return ObjectInfo(key=key, size=len(data), etag=f'"{hash(data) & 0xFFFF:x}"',
+                          content_type="image/jpeg", metadata=self.metadata.get(key, {}))
+
+    def read_head(self, key: str, length: int) -> bytes:
+        self._call("read_head", key)
+        return self.objects[key][:length]
+
+    def image_source(self, info: ObjectInfo, ref: ObjectRef) -> ImageSource:
+        return BytesImage(self.objects[info.key], name=info.key)
+
+    def copy(self, info: ObjectInfo, dest_key: str, tags: Mapping[str, str]) -> None:
+        self._call("copy", dest_key)
+        self.objects[dest_key] = self.objects[info.key]
+        self.tags[dest_key] = dict(tags)
+
+    def put_record(self, key: str, record: Mapping[str, Any]) -> None:
+        self._call("put_record", key)
+        self.records[key] = json.loads(json.dumps(record))
+
+    def get_record(self, key: str) -> dict[str, Any] | None:
+        return self.records.get(key)
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+        self.objects.pop(key, None)
+
+
+class FakeDetector:
+    """Returns canned responses for the features asked for; counts calls like Rekognition."""
+
+    API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText"}
+
+    def __init__(
+        self,
+        responses: Mapping[str, dict[str, Any]] | None = None,
+        *,
+        error: BaseException | Callable[[ImageSource], BaseException | None] | None = None,
+    ) -> None:
+        self.responses = dict(responses or {})
+        self.error = error
+        self.images: list[ImageSource] = []
+        self.needs: list[Needs] = []
+        self._lock = threading.Lock()
+
+    def detect(self, image: ImageSource, needs: Needs) -> Detection:
+        with self._lock:
+            self.images.append(image)
+            self.needs.append(needs)
+        error = self.error(image) if callable(self.error) else self.error
+        if error is not None:
+            raise error
+        detection = Detection()
+        for feature in needs.features:
+            detection.responses[feature] = self.responses.get(feature, {})
+            detection.calls[self.API[feature]] = 1
+        return detection
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def notify(self, notification: Notification) -> None:
+        self.sent.append(notification)
