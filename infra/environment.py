@@ -39,7 +39,6 @@ def function_environment(
         "IDEMPOTENCY_TTL_SECONDS": str(settings.idempotency_ttl_seconds),
         "BUCKET_NAME": bucket_name,
         "MAX_WORKERS": str(settings.max_workers),
-        "POWERTOOLS_SERVICE_NAME": "imgpipe",
         **settings.environment,
     }
     if table_name is None:

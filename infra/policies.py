@@ -67,14 +67,14 @@ def function_policy(g: FunctionGrants) -> Document:
     inputs = f"{g.bucket_arn}/{g.input_prefix}*"
     outputs = [f"{g.bucket_arn}/{g.output_prefix}*", f"{g.bucket_arn}/{g.results_prefix}*"]
     stmts = [
-        statement("ReadInputImages", ["s3:GetObject", "s3:GetObjectVersion"], [inputs]),
+        statement("ReadInputImages", ["s3:GetObject"], [inputs]),
         statement("DeleteAnalysedInputImages", ["s3:DeleteObject"], [inputs]),
         statement("WriteAnalysedImagesAndResults", ["s3:PutObject", "s3:PutObjectTagging"], outputs),
         statement("ReadAnalysedImagesAndResults", ["s3:GetObject"], outputs),
         # HeadObject on a missing key answers 404 (not 403) only with ListBucket; the analyzer
         # relies on that to see that a copy or a record does not exist yet.
         statement(
-            "ListOwnPrefixes",
+            "HeadOfMissingKeyAnswers404",
             ["s3:ListBucket"],
             [g.bucket_arn],
         ),
