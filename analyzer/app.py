@@ -6,6 +6,7 @@ Tests build it with :meth:`Analyzer.build`, injecting moto-backed clients and a 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -45,8 +46,11 @@ class Analyzer:
     ) -> None:
         self.settings = settings
         self.ruleset = ruleset
-        self.logger = logger or Logger(service=SERVICE)
-        self.metrics = metrics or Metrics(namespace=NAMESPACE, service=SERVICE)
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
+        self.logger = logger or Logger(service=service)
+        self.metrics = metrics or Metrics(
+            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE, service=service
+        )
         self.s3_client = s3_client
         self.pipelines: dict[str, Pipeline] = {}
         self._pipelines_lock = threading.Lock()

@@ -14,6 +14,37 @@ from PIL import Image, ImageDraw
 from analyzer.ports import BytesImage, Detection, ImageSource, Notification, ObjectInfo, ObjectRef
 from rules import Needs
 
+RULES = """
+version: 1
+name: wildlife-test
+default_verdict: failure
+rules:
+  - name: big-cat
+    type: label_match
+    labels: [Cat]
+    outcome: success
+    category: felines
+  - name: people
+    type: label_match
+    labels: [Person]
+    outcome: review
+    category: people
+  - name: unsafe
+    type: moderation
+    categories: [Violence]
+    outcome: failure
+"""
+
+LABELS_ONLY_RULES = """
+version: 1
+name: labels-only
+rules:
+  - name: cat
+    type: label_match
+    labels: [Cat]
+    outcome: success
+"""
+
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "samples"
 EVENTS = ROOT / "tests" / "events"
@@ -127,3 +158,23 @@ class RecordingNotifier:
 
     def notify(self, notification: Notification) -> None:
         self.sent.append(notification)
+
+
+class ScenarioDetector(FakeDetector):
+    """Answers with the recorded responses of a scenario chosen by the image's file name.
+
+    ``scenarios`` maps a substring of the key (or bytes name) to a scenario of
+    ``tests/events/rekognition/<api>/<scenario>.json``; unmatched images get ``empty``.
+    """
+
+    DIRS = {"labels": "detect_labels", "moderation": "detect_moderation_labels", "text": "detect_text"}
+
+    def __init__(self, scenarios: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenarios = dict(scenarios)
+
+    def detect(self, image: ImageSource, needs: Needs) -> Detection:
+        name = image.key if hasattr(image, "key") else getattr(image, "name", "")
+        scenario = next((s for sub, s in self.scenarios.items() if sub in name), "empty")
+        self.responses = {f: rekognition_response(d, scenario) for f, d in self.DIRS.items()}
+        return super().detect(image, needs)

@@ -1,0 +1,124 @@
+"""The real flow in moto: upload -> S3 notification -> SQS -> handler -> S3 + SNS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from analyzer_testkit import ScenarioDetector, sample
+
+from analyzer.ports import S3Image
+
+# real photos under keys with spaces, '+', unicode and nested folders
+UPLOADS = {
+    "images/trail cams/cat 01.jpg": ("animals/cat.jpg", "image/jpeg"),
+    "images/a+b/c+d astronaut.jpg": ("people/astronaut.jpg", "image/jpeg"),
+    "images/été/naïve café page.png": ("documents/printed-page.png", "image/png"),
+    "images/deep/er/and/deeper/grace-hopper.jpg": ("people/grace-hopper.jpg", "image/jpeg"),
+}
+SCENARIOS = {"cat 01": "cat", "astronaut": "beach", "grace-hopper": "weapon", "page": "empty"}
+EXPECTED = {
+    "images/trail cams/cat 01.jpg": ("success", ["felines"]),
+    "images/a+b/c+d astronaut.jpg": ("review", ["people"]),
+    "images/été/naïve café page.png": ("failure", []),
+    "images/deep/er/and/deeper/grace-hopper.jpg": ("failure", ["people", "unsafe"]),
+}
+
+
+def test_real_flow_end_to_end(world: Any) -> None:
+    # GIVEN real photos uploaded with metadata, and a folder marker, all notifying the queue
+    for key, (path, content_type) in UPLOADS.items():
+        world.upload(key, sample(path), ContentType=content_type, Metadata={"camera": "trail-7"})
+    world.upload("images/", b"")
+    event = world.receive_event()
+    bodies = [json.loads(r["body"]) for r in event["Records"]]
+    assert any(b.get("Event") == "s3:TestEvent" for b in bodies)  # configured notification
+    detector = ScenarioDetector(SCENARIOS)
+    analyzer = world.analyzer(detector)
+
+    # WHEN the handler gets the queue's messages as its SQS event
+    response = analyzer.handle(event, None)
+
+    # THEN no item failed, and every image ended under its verdict folder, relative path kept
+    assert response == {"batchItemFailures": []}
+    for key, (verdict, categories) in EXPECTED.items():
+        rel = key.removeprefix("images/")
+        dest = f"analyzed/{verdict}/{rel}"
+        assert world.read(dest) == sample(UPLOADS[key][0])
+        head = world.s3.head_object(Bucket=world.bucket, Key=dest)
+        assert head["Metadata"] == {"camera": "trail-7"}
+        assert head["ContentType"] == UPLOADS[key][1]
+        assert world.tags(dest) == {"verdict": verdict, "categories": " ".join(categories)}
+        record = world.record(f"results/{verdict}/{rel}.json")
+        assert (record["source_key"], record["destination_key"]) == (key, dest)
+        assert record["verdict"] == verdict and record["categories"] == categories
+        assert record["etag"] and record["bucket"] == world.bucket
+        assert record["calls"] == {"DetectLabels": 1, "DetectModerationLabels": 1}
+    # AND the sources are gone; only the folder marker (skipped) remains under images/
+    assert world.keys("images/") == ["images/"]
+    # AND Rekognition was given S3 references in the bucket's region, never bytes
+    assert all(isinstance(i, S3Image) and i.bucket == world.bucket and i.region == "eu-west-1"
+               for i in detector.images)
+    assert sorted(i.key for i in detector.images) == sorted(UPLOADS)
+
+    # AND one SNS message per image, with the CONTRACTS §5 body and attributes
+    notes = world.notifications()
+    assert sorted(n["body"]["source_key"] for n in notes) == sorted(UPLOADS)
+    for note in notes:
+        body = note["body"]
+        verdict, categories = EXPECTED[body["source_key"]]
+        assert body["bucket"] == world.bucket and body["verdict"] == verdict
+        assert body["categories"] == categories
+        assert body["destination_key"] == f"analyzed/{verdict}/{body['source_key'][7:]}"
+        assert isinstance(body["matches"], list)
+        attrs = note["MessageAttributes"]
+        assert attrs["verdict"] == {"Type": "String", "Value": verdict}
+        assert attrs["categories"]["Type"] == "String.Array"
+        assert json.loads(attrs["categories"]["Value"]) == categories
+        assert note["Subject"].isascii() and verdict in note["Subject"]
+
+
+def test_notify_verdicts_filters_announcements(world: Any) -> None:
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    world.upload("images/astronaut.jpg", sample("people/astronaut.jpg"))
+    analyzer = world.analyzer(ScenarioDetector({"cat": "cat", "astronaut": "beach"}),
+                              NOTIFY_VERDICTS="review,failure")
+    assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
+    notes = world.notifications()
+    assert [n["body"]["verdict"] for n in notes] == ["review"]
+    assert world.keys("analyzed/") == ["analyzed/review/astronaut.jpg", "analyzed/success/cat.jpg"]
+
+
+def test_no_topic_means_no_notification(world: Any) -> None:
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}), TOPIC_ARN="")
+    assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
+    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
+    assert world.notifications() == []
+
+
+def test_records_for_another_bucket_are_skipped(world: Any) -> None:
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    event = world.receive_event()
+    detector = ScenarioDetector({"cat": "cat"})
+    analyzer = world.analyzer(detector, BUCKET_NAME="some-other-bucket")
+    assert analyzer.handle(event, None) == {"batchItemFailures": []}
+    assert detector.images == [] and world.keys() == ["images/cat.jpg"]
+
+
+def test_malformed_message_fails_alone(world: Any) -> None:
+    # GIVEN a good image message and a message whose body is not an S3 notification
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    event = world.receive_event()
+    good = [r for r in event["Records"] if "Records" in json.loads(r["body"])]
+    broken = dict(good[0], messageId="broken-1", body='{"Records": [{"s3": {}}]}')
+    event["Records"].append(broken)
+    # WHEN the batch is handled
+    response = world.analyzer(ScenarioDetector({"cat": "cat"})).handle(event, None)
+    # THEN only the broken message is reported (it will reach the DLQ); the image was processed
+    assert response == {"batchItemFailures": [{"itemIdentifier": "broken-1"}]}
+    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
+
+
+def test_non_sqs_event_is_harmless(world: Any) -> None:
+    assert world.analyzer().handle({"foo": "bar"}, None) == {"batchItemFailures": []}
