@@ -19,6 +19,9 @@ from analyzer.cli import rules_cmd  # noqa: E402
 
 app.add_typer(rules_cmd.app, name="rules")
 # Further command groups register below (one import + add_typer/command each).
+from analyzer.cli import run_cmd  # noqa: E402
+
+app.command("run")(run_cmd.run)
 
 
 def main() -> None:
