@@ -24,7 +24,14 @@ from analyzer.errors import AnalyzerError
 from analyzer.local.backends import Backend, BackendConfigError, make_detector, warm_up
 from analyzer.local.errors import MissingExtraError
 from analyzer.local.notifier import VERDICT_STYLES, ConsoleNotifier
-from analyzer.local.runner import InputError, LocalRun, RunSummary, collect_inputs, cpu_count
+from analyzer.local.runner import (
+    INPUT_PREFIX,
+    InputError,
+    LocalRun,
+    RunSummary,
+    collect_inputs,
+    cpu_count,
+)
 from rules import Ruleset, RulesValidationError, load_ruleset
 
 MAX_TABLE_CELL = 70
@@ -63,17 +70,25 @@ def summary_table(summary: RunSummary) -> Table:
 
 def run(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Image files and folders (searched recursively).", show_default=False)
+        list[Path],
+        typer.Argument(help="Image files and folders (searched recursively).", show_default=False),
     ],
-    rules: Annotated[Path, typer.Option("--rules", "-r", help="The rules YAML file.", show_default=False)],
+    rules: Annotated[
+        Path, typer.Option("--rules", "-r", help="The rules YAML file.", show_default=False)
+    ],
     backend: Annotated[
-        Backend, typer.Option("--backend", "-b", help="Where analyses come from.", case_sensitive=False)
+        Backend,
+        typer.Option("--backend", "-b", help="Where analyses come from.", case_sensitive=False),
     ] = Backend.LOCAL,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder: analyzed/<verdict>/... and results/...")
+        Path,
+        typer.Option("--out", "-o", help="Output folder: analyzed/<verdict>/... and results/..."),
     ] = Path("out"),
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--report", help="Write a self-contained HTML report here.", show_default=False
+        ),
     ] = None,
     record: Annotated[
         Path | None,
@@ -85,13 +100,24 @@ def run(
     ] = None,
     screenshot: Annotated[
         Path | None,
-        typer.Option("--screenshot", help="Also save a PNG of the report (headless Chromium).", show_default=False),
+        typer.Option(
+            "--screenshot",
+            help="Also save a PNG of the report (headless Chromium).",
+            show_default=False,
+        ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", min=1, help="Parallel images [default: CPUs].", show_default=False)
+        int | None,
+        typer.Option(
+            "--workers", "-w", min=1, help="Parallel images [default: CPUs].", show_default=False
+        ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-image notification lines.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document for machines.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No per-image notification lines.")
+    ] = False,
 ) -> None:
     """Run the pipeline on local files: same pre-checks, rules and routing as the Lambda."""
     ruleset = _load_rules(rules)
@@ -114,7 +140,7 @@ def run(
     except AnalyzerError as exc:
         fail(f"cannot start the {backend.value} backend: {exc}", EXIT_RUNTIME)
 
-    notifier = ConsoleNotifier(err, quiet=quiet or json_out)
+    notifier = ConsoleNotifier(err, quiet=quiet or json_out, strip_prefix=INPUT_PREFIX)
     runner = LocalRun(ruleset, detector, out, notifier=notifier, workers=n_workers)
     progress = Progress(
         TextColumn("[bold]analysing"),
@@ -169,16 +195,27 @@ def run(
     else:
         console.print(summary_table(summary))
         counts = "  ".join(
-            f"[{VERDICT_STYLES.get(v, 'magenta')}]{v}[/] {n}" for v, n in summary.counts.items() if n or v != "error"
+            f"[{VERDICT_STYLES.get(v, 'magenta')}]{v}[/] {n}"
+            for v, n in summary.counts.items()
+            if n or v != "error"
         )
         console.print(
             f"{len(images)} images in {summary.elapsed:.1f} s ({rate:.1f}/s, {summary.workers} workers, "
             f"backend {backend.value}):  {counts}",
             highlight=False,
         )
-        console.print(f"copies and result records: {escape(str(out))}/analyzed/, {escape(str(out))}/results/")
+        console.print(
+            f"copies and result records: {escape(str(out))}/analyzed/, {escape(str(out))}/results/"
+        )
         if report is not None:
-            console.print(f"report: {escape(str(report))}" + (f"  screenshot: {escape(str(screenshot))}" if screenshot and not report_error else ""))
+            console.print(
+                f"report: {escape(str(report))}"
+                + (
+                    f"  screenshot: {escape(str(screenshot))}"
+                    if screenshot and not report_error
+                    else ""
+                )
+            )
     if report_error:
         err.print(f"[yellow]warning:[/] {escape(report_error)}")
     for result in summary.errors:

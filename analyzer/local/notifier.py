@@ -19,9 +19,12 @@ VERDICT_STYLES = {"success": "green", "failure": "red", "review": "yellow"}
 class ConsoleNotifier:
     """Prints ``verdict  path  (categories or reason)`` lines; thread-safe."""
 
-    def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
+    def __init__(
+        self, console: Console | None = None, *, quiet: bool = False, strip_prefix: str = ""
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.quiet = quiet
+        self.strip_prefix = strip_prefix
         self.sent: list[Notification] = []
         self._lock = threading.Lock()
 
@@ -33,8 +36,11 @@ class ConsoleNotifier:
             body = notification.body
             style = VERDICT_STYLES.get(notification.verdict, "white")
             detail = body.get("reason") or ", ".join(notification.categories) or "no rule matched"
+            key = str(body.get("source_key", ""))
+            if self.strip_prefix and key.startswith(self.strip_prefix):
+                key = key[len(self.strip_prefix) :]
             self.console.print(
-                f"[bold {style}]{notification.verdict:<7}[/] {escape(str(body.get('source_key', '')))}"
+                f"[bold {style}]{notification.verdict:<7}[/] {escape(key)}"
                 f"  [dim]({escape(str(detail))})[/]",
                 highlight=False,
             )

@@ -3,13 +3,14 @@
 Settings, measured on the samples (see ``bench/local_bench.py``): text detection on the image
 scaled so its longest side is at most 640 px (RapidOCR's default upscales the *shortest* side to
 736, 3-4x slower), and no 180° line classifier (on the printed page it flipped good lines into
-garbage). Lines and words under :data:`MIN_CONFIDENCE` are dropped: on photos the recogniser
-produces low-confidence noise. As Rekognition does, at most :data:`MAX_WORDS` words are returned,
-LINE detections first (Ids ``0..``), then WORD detections whose ``ParentId`` is their line's Id.
+garbage). Lines and words under :data:`MIN_CONFIDENCE`, and lines with fewer than
+:data:`MIN_ALNUM` letters or digits, are dropped: on photos the recogniser produces such noise.
+As Rekognition does, at most :data:`MAX_WORDS` words are returned, LINE detections first (Ids ``0..``), then WORD detections whose ``ParentId`` is their line's Id.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,10 @@ import numpy as np
 from analyzer.local._deps import require
 
 MIN_CONFIDENCE = 80.0
+#: Lines with fewer letters/digits are dropped: on photos they are noise ("8" spanning a whole
+#: coffee cup, "***" on a flag).
+MIN_ALNUM = 2
+_ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 MAX_WORDS = 100
 DET_MAX_SIDE = 640
 TEXT_MODEL_VERSION = "local:rapidocr"
@@ -91,7 +96,7 @@ def to_response(
     words: list[dict[str, Any]] = []
     for i, (text, score) in enumerate(zip(texts, scores, strict=True)):
         conf = float(score) * 100.0
-        if conf < MIN_CONFIDENCE or not text.strip():
+        if conf < MIN_CONFIDENCE or len(_ALNUM.findall(text)) < MIN_ALNUM:
             continue
         per_line = word_results[i] if word_results and i < len(word_results) else ()
         boxed = [item for item in per_line or () if item and item[2] is not None]

@@ -144,7 +144,9 @@ class ReplayDetector:
             raise PermanentImageError(str(error.get("reason", "")), str(error.get("message", "")))
         responses: dict[str, Any] = doc.get("responses", {})
         missing = [f for f in needs.features if f not in responses]
-        if "IMAGE_PROPERTIES" in needs.labels and "ImageProperties" not in responses.get("labels", {}):
+        if "IMAGE_PROPERTIES" in needs.labels and "ImageProperties" not in responses.get(
+            "labels", {}
+        ):
             missing.append("labels.ImageProperties")
         if missing:
             raise RecordingMismatchError(

@@ -29,7 +29,7 @@ OUTPUT_PREFIX = "analyzed/"
 RESULTS_PREFIX = "results/"
 #: Files skipped when walking folders (name them explicitly to process them anyway).
 SKIPPED_NAMES = ("README", "LICENSE", "NOTICE", "COPYING")
-SKIPPED_SUFFIXES = (".md", ".txt", ".rst")
+SKIPPED_SUFFIXES = (".md", ".txt", ".rst", ".yaml", ".yml", ".json")
 
 
 class InputError(LocalError):
@@ -69,8 +69,9 @@ def collect_inputs(inputs: Sequence[Path]) -> list[InputImage]:
     """Files and folders (recursive) -> images with unique relative paths, in a stable order.
 
     One folder: paths are relative to it. Several inputs: each is prefixed with its own name, so
-    ``run a/ b/`` keeps ``a/x.jpg`` and ``b/x.jpg`` apart. Hidden files and documentation files
-    (README*, LICENSE*, *.md, *.txt) found in folders are skipped.
+    ``run a/ b/`` keeps ``a/x.jpg`` and ``b/x.jpg`` apart. Hidden files, documentation and
+    configuration files (README*, LICENSE*, *.md, *.txt, *.yaml, *.json) found in folders are
+    skipped; a file named explicitly is always processed.
     """
     if not inputs:
         raise InputError("no input given")

@@ -10,6 +10,7 @@ The flags keep Chromium off the network (this tool only ever opens local files).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -63,7 +64,9 @@ def find_chromium() -> str | None:
 class Browser:
     """One headless Chromium with one page. Use as a context manager."""
 
-    def __init__(self, executable: str | None = None, *, width: int = 1280, height: int = 900) -> None:
+    def __init__(
+        self, executable: str | None = None, *, width: int = 1280, height: int = 900
+    ) -> None:
         exe = executable or find_chromium()
         if exe is None:
             raise BrowserError("chromium not found (Debian: apt-get install chromium)")
@@ -76,11 +79,17 @@ class Browser:
             os.dup2(from_child_w, 4)
 
         self._proc = subprocess.Popen(
-            [exe, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
+            [
+                exe,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=wire_fds,  # noqa: PLW1509 - single-threaded at this point of the CLI/tests
+            preexec_fn=wire_fds,  # dup2 only; no locks taken in the child
             pass_fds=(3, 4),
         )
         os.close(to_child_r)
@@ -91,7 +100,9 @@ class Browser:
         self.width, self.height = width, height
         try:
             target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self._session = self.call(
+                "Target.attachToTarget", {"targetId": target, "flatten": True}
+            )["sessionId"]
             self.call("Page.enable", session=True)
             self.call("Runtime.enable", session=True)
         except BaseException:
@@ -123,7 +134,9 @@ class Browser:
         message: dict[str, Any] = json.loads(raw)
         return message
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *, session: bool = False) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, session: bool = False
+    ) -> dict[str, Any]:
         """Send one DevTools command and wait for its result."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -170,7 +183,9 @@ class Browser:
         )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
-            raise BrowserError(f"script failed: {details.get('exception', {}).get('description') or details.get('text')}")
+            raise BrowserError(
+                f"script failed: {details.get('exception', {}).get('description') or details.get('text')}"
+            )
         return result.get("result", {}).get("value")
 
     def screenshot(self, path: Path, *, full_page: bool = True) -> Path:
@@ -197,17 +212,18 @@ class Browser:
                 self._proc.kill()
                 self._proc.wait()
         for fd in (self._to_child, self._from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 

@@ -19,6 +19,7 @@ from analyzer.report.thumbs import thumbnail_data_uri
 VERDICT_ORDER = ("success", "review", "failure", "error")
 MAX_BOXES = 40
 MAX_SEEN_LABELS = 8
+MAX_EVIDENCE_SHOWN = 3
 
 _CSS = """
 :root { --ok:#1b7f3b; --bad:#b42318; --rev:#b54708; --err:#5b21b6; --ink:#1f2328; --mute:#667085; }
@@ -40,7 +41,8 @@ main { display:grid; grid-template-columns:repeat(auto-fill,minmax(340px,1fr)); 
 .box { position:absolute; border:2px solid #facc15; border-radius:2px; line-height:1.2; }
 .box.text { border-color:#38bdf8; }
 .box span { position:absolute; left:-2px; top:-18px; background:#facc15; color:#111; font-size:11px; padding:1px 4px; white-space:nowrap; border-radius:2px; }
-.box.text span { background:#38bdf8; top:auto; bottom:-17px; }
+.box.text span { background:#38bdf8; top:auto; bottom:-17px; display:none; z-index:2; }
+.box.text:hover span { display:block; }
 .body { padding:12px 14px 14px; }
 .title { display:flex; align-items:center; justify-content:space-between; gap:8px; }
 .path { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:13px; word-break:break-all; }
@@ -113,11 +115,24 @@ def _box_div(box: dict[str, Any], caption: str, kind: str) -> str:
 def boxes(responses: dict[str, Any]) -> list[str]:
     """Overlay boxes: label instances (yellow) and text lines (blue)."""
     out: list[str] = []
+    by_box: dict[tuple[float, ...], list[str]] = {}  # one box per place: "Person/Face 95%"
     for label in (responses.get("labels") or {}).get("Labels") or ():
         for inst in label.get("Instances") or ():
-            if inst.get("BoundingBox"):
-                caption = f"{label.get('Name')} {_pct(inst.get('Confidence'))}"
-                out.append(_box_div(inst["BoundingBox"], caption, "label"))
+            box = inst.get("BoundingBox")
+            if box:
+                place = tuple(
+                    round(float(box.get(k, 0)), 4) for k in ("Left", "Top", "Width", "Height")
+                )
+                if place not in by_box:
+                    by_box[place] = [_pct(inst.get("Confidence")), str(label.get("Name"))]
+                else:
+                    by_box[place].append(str(label.get("Name")))
+    for place, (pct, *names) in by_box.items():
+        left, top, width, height = place
+        caption = f"{'/'.join(names)} {pct}"
+        out.append(
+            _box_div({"Left": left, "Top": top, "Width": width, "Height": height}, caption, "label")
+        )
     for det in (responses.get("text") or {}).get("TextDetections") or ():
         if det.get("Type") == "LINE":
             box = (det.get("Geometry") or {}).get("BoundingBox")
@@ -130,7 +145,9 @@ def _seen(responses: dict[str, Any]) -> str:
     items: list[str] = []
     labels = (responses.get("labels") or {}).get("Labels")
     if labels is not None:
-        shown = ", ".join(f"{lab.get('Name')} {_pct(lab.get('Confidence'))}" for lab in labels[:MAX_SEEN_LABELS])
+        shown = ", ".join(
+            f"{lab.get('Name')} {_pct(lab.get('Confidence'))}" for lab in labels[:MAX_SEEN_LABELS]
+        )
         items.append(f"<li>labels: {_e(shown or 'none')}</li>")
     moderation = (responses.get("moderation") or {}).get("ModerationLabels")
     if moderation is not None:
@@ -154,7 +171,9 @@ def _card(result: ImageResult) -> str:
         visual = f'<img src="{thumb}" alt="{_e(result.image.rel)}">{overlay}'
     else:
         visual = '<div class="placeholder">no preview<br>(not a readable image)</div>'
-    chips = "".join(f'<span class="chip">{_e(c)}</span>' for c in (outcome.categories if outcome else []))
+    chips = "".join(
+        f'<span class="chip">{_e(c)}</span>' for c in (outcome.categories if outcome else [])
+    )
     parts = [
         f'<article class="card" data-verdict="{_e(verdict)}" data-path="{_e(result.image.rel)}">',
         f'<div class="thumb">{visual}</div><div class="body">',
@@ -172,7 +191,10 @@ def _card(result: ImageResult) -> str:
     if outcome is not None and outcome.matches:
         items = []
         for match in outcome.matches:
-            evidence = "; ".join(format_evidence(ev) for ev in match.get("evidence") or ())
+            found = list(match.get("evidence") or ())
+            evidence = "; ".join(format_evidence(ev) for ev in found[:MAX_EVIDENCE_SHOWN])
+            if len(found) > MAX_EVIDENCE_SHOWN:
+                evidence += f" (+{len(found) - MAX_EVIDENCE_SHOWN} more)"
             items.append(
                 f'<li><span class="rule">{_e(match.get("rule"))}</span> '
                 f'<span class="outcome">{_e(match.get("type"))} → {_e(match.get("outcome"))}</span>'
@@ -200,7 +222,9 @@ def render_report(
     counts = {v: 0 for v in VERDICT_ORDER}
     for r in results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    buttons = [f'<button type="button" data-filter="all" aria-pressed="true">all<span class="n">{len(results)}</span></button>']
+    buttons = [
+        f'<button type="button" data-filter="all" aria-pressed="true">all<span class="n">{len(results)}</span></button>'
+    ]
     for verdict in VERDICT_ORDER:
         if verdict == "error" and not counts["error"]:
             continue
@@ -223,7 +247,7 @@ def render_report(
 <main>
 {cards}
 </main>
-<footer>Boxes: <span style="color:#ca8a04">yellow</span> = label instances, <span style="color:#0284c7">blue</span> = text lines.
+<footer>Boxes: <span style="color:#ca8a04">yellow</span> = label instances, <span style="color:#0284c7">blue</span> = text lines (hover to read).
 Same pipeline core, pre-checks and rules as the Lambda; generated by <code>imgpipe run</code>.</footer>
 <script>{_JS}</script>
 </body></html>
