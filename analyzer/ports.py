@@ -79,8 +79,12 @@ class ObjectRef:
 
     @property
     def identity(self) -> str:
-        """The object's identity for exactly-once effects: version id, else etag, else sequencer."""
-        return self.version_id or self.etag or self.sequencer or ""
+        """The upload's identity for exactly-once effects: version id, else sequencer, else ETag.
+
+        The sequencer (unique per S3 event of a key) comes before the ETag so that re-uploading
+        identical bytes after the first copy was processed counts as a new upload.
+        """
+        return self.version_id or self.sequencer or self.etag or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,20 +43,6 @@ from analyzer.config import Settings  # noqa: E402
 from analyzer.ports import Detector  # noqa: E402
 
 
-class FakeContext:
-    """The parts of a Lambda context the handler and Powertools use."""
-
-    def __init__(self, remaining_ms: int = 60_000) -> None:
-        self.function_name = "imgpipe-analyzer-test"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:imgpipe-analyzer-test"
-        self.aws_request_id = str(uuid.uuid4())
-        self._remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining
-
-
 @dataclass
 class World:
     """Clients and names of one moto world."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,17 @@ class ScenarioDetector(FakeDetector):
         scenario = next((s for sub, s in self.scenarios.items() if sub in name), "empty")
         self.responses = {f: rekognition_response(d, scenario) for f, d in self.DIRS.items()}
         return super().detect(image, needs)
+
+
+class FakeContext:
+    """The parts of a Lambda context the handler and Powertools use."""
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self.function_name = "imgpipe-analyzer-test"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:imgpipe-analyzer-test"
+        self.aws_request_id = str(uuid.uuid4())
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
