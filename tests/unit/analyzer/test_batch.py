@@ -25,7 +25,7 @@ def s3_body(*keys: str, etag: str = "e1", bucket: str = "imgpipe-dev-images") ->
     for key in keys:
         record = copy.deepcopy(PUT["Records"][0])
         record["s3"]["bucket"]["name"] = bucket
-        record["s3"]["object"].update(key=key, eTag=etag)
+        record["s3"]["object"].update(key=key, eTag=etag, sequencer=f"0065F1A2{etag}")
         record["s3"]["object"].pop("versionId")
         records.append(record)
     return {"Records": records}
