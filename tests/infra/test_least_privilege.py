@@ -1,0 +1,182 @@
+"""Least privilege, proven: the function's IAM policy exactly as the program produces it, attached
+in moto with IAM enforcement on, runs the real analyzer end to end — and nothing more.
+
+moto checks S3 and SQS calls against the request's resource ARN, but SNS and DynamoDB calls only
+against ``"*"``; the ``resource_scoped_moto`` fixture teaches those two the ARN of the request so
+the policy's resource scoping is really exercised (otherwise every scoped grant would be denied).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.core.authorization import enable_iam_authentication
+
+from analyzer.app import Analyzer
+from analyzer.config import Settings
+from analyzer.rekognition import RekognitionDetector
+from infra.artifacts import RULES_IN_PACKAGE
+from infra.mockrun import ProgramRun
+from rules import load_ruleset
+from tests.infra.aws_world import (
+    SAMPLE_JPEG,
+    World,
+    apply_everything,
+    drain,
+    is_test_event,
+    lambda_event,
+)
+from tests.infra.conftest import ROOT, program_run
+
+REKOGNITION_FIXTURES = ROOT / "tests" / "events" / "rekognition"
+API_FIXTURE = {
+    "DetectLabels": ("detect_labels", "detect_labels"),
+    "DetectModerationLabels": ("detect_moderation_labels", "detect_moderation_labels"),
+    "DetectText": ("detect_text", "detect_text"),
+}
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def resource_scoped_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sns.responses import SNSResponse
+
+    def sns_resource(self: Any) -> str:
+        return str(self._get_param("TopicArn") or "*")
+
+    def table_resource(self: Any) -> str:
+        name = self._get_param("TableName")
+        return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{name}" if name else "*"
+
+    monkeypatch.setattr(SNSResponse, "_determine_resource", sns_resource, raising=False)
+    monkeypatch.setattr(DynamoHandler, "_determine_resource", table_resource, raising=False)
+
+
+@pytest.fixture
+def stack() -> ProgramRun:
+    return program_run("dev")
+
+
+@pytest.fixture
+def world(
+    stack: ProgramRun, aws_env: None, resource_scoped_moto: None
+) -> Iterator[tuple[World, boto3.Session, boto3.Session]]:
+    """moto with the stack's resources; (world, admin session, analyzer-user session)."""
+    with mock_aws():
+        admin = boto3.Session(region_name="eu-west-1")
+        w = apply_everything(stack, admin)
+        assert w.region == "eu-west-1"
+        iam = admin.client("iam")
+        iam.create_user(UserName="imgpipe-analyzer")
+        iam.put_user_policy(
+            UserName="imgpipe-analyzer", PolicyName="function-policy", PolicyDocument=w.policy
+        )
+        key = iam.create_access_key(UserName="imgpipe-analyzer")["AccessKey"]
+        user = boto3.Session(
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            region_name=w.region,
+        )
+        yield w, admin, user
+
+
+def _stubbed_detector(session: boto3.Session, apis: list[str]) -> tuple[Any, Stubber]:
+    client = session.client("rekognition")
+    stub = Stubber(client)
+    for api in apis:
+        method, folder = API_FIXTURE[api]
+        response = json.loads((REKOGNITION_FIXTURES / folder / "cat.json").read_text())
+        stub.add_response(method, response)
+    stub.activate()
+    return RekognitionDetector(client), stub
+
+
+def _denied(call: Any) -> bool:
+    try:
+        call()
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        return code in {"AccessDenied", "AuthorizationError", "AccessDeniedException", "403"}
+    return False
+
+
+def test_function_policy_is_sufficient_and_tight(
+    tmp_path: Path, stack: ProgramRun, world: tuple[World, boto3.Session, boto3.Session]
+) -> None:
+    w, admin, user = world
+    # GIVEN the deployed code zip unpacked (RULES_PATH points into it) and an upload under images/
+    with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
+                                         .inputs["code"].path)) as zf:
+        zf.extractall(tmp_path)
+    env = dict(w.env, RULES_PATH=str(tmp_path / RULES_IN_PACKAGE))
+    admin_s3 = admin.client("s3")
+    admin_s3.put_object(Bucket=w.bucket, Key="images/trail/cat 1.jpg", Body=SAMPLE_JPEG.read_bytes())
+    admin_s3.put_object(Bucket=w.bucket, Key="other/secret.txt", Body=b"not yours")
+    admin.client("sns").create_topic(Name="someone-elses-topic")
+    sink = admin.client("sqs").create_queue(QueueName="verdict-sink")["QueueUrl"]
+    sink_arn = admin.client("sqs").get_queue_attributes(
+        QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    admin.client("sns").subscribe(TopicArn=w.topic_arn, Protocol="sqs", Endpoint=sink_arn)
+    settings = Settings.from_env(env)
+    apis = load_ruleset(settings.rules_path).needs.api_calls
+    detector, stub = _stubbed_detector(user, apis)
+
+    with enable_iam_authentication():
+        # WHEN the event source mapping (with the function's permissions) polls the queue
+        sqs = user.client("sqs")
+        messages = drain(sqs, w.queue_url)
+        images = [m for m in messages if not is_test_event(m)]
+        assert len(images) == 1
+        # AND the real analyzer handles the batch with the function's credentials
+        analyzer = Analyzer.build(settings, session=user, detector=detector)
+        response = analyzer.handle(lambda_event(messages, w.queue_arn, w.region))
+        # THEN every record succeeds
+        assert response == {"batchItemFailures": []}
+        for m in messages:  # the mapping deletes what succeeded
+            sqs.delete_message(QueueUrl=w.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+        # AND nothing beyond the policy is possible
+        s3 = user.client("s3")
+        assert _denied(lambda: s3.put_object(Bucket=w.bucket, Key="other/x.txt", Body=b"x"))
+        assert _denied(lambda: s3.put_object(Bucket=w.bucket, Key="images/loop.jpg", Body=b"x"))
+        assert _denied(lambda: s3.get_object(Bucket=w.bucket, Key="other/secret.txt"))
+        assert _denied(lambda: s3.delete_object(Bucket=w.bucket, Key="analyzed/anything.jpg"))
+        other_topic = w.topic_arn.rsplit(":", 1)[0] + ":someone-elses-topic"
+        sns = user.client("sns")
+        assert _denied(lambda: sns.publish(TopicArn=other_topic, Message="hi"))
+        assert _denied(lambda: sqs.send_message(QueueUrl=w.queue_url, MessageBody="x"))
+        dynamodb = user.client("dynamodb")
+        assert _denied(lambda: dynamodb.put_item(TableName="other-table", Item={"id": {"S": "1"}}))
+        assert _denied(lambda: dynamodb.delete_table(TableName=w.table))
+        assert _denied(lambda: user.client("iam").list_users())
+
+    stub.assert_no_pending_responses()
+    # the image was routed, the record written, the verdict announced, the work remembered
+    listed = {o["Key"] for o in admin_s3.list_objects_v2(Bucket=w.bucket)["Contents"]}
+    assert "images/trail/cat 1.jpg" not in listed
+    routed = [k for k in listed if k.startswith("analyzed/") and k.endswith("trail/cat 1.jpg")]
+    assert len(routed) == 1
+    assert any(k.startswith("results/") for k in listed)
+    [note] = admin.client("sqs").receive_message(QueueUrl=sink, MaxNumberOfMessages=10)["Messages"]
+    envelope = json.loads(note["Body"])
+    assert envelope["TopicArn"] == w.topic_arn
+    assert envelope["MessageAttributes"]["verdict"]["Value"] == routed[0].split("/")[1]
+    assert admin.client("dynamodb").scan(TableName=w.table)["Count"] == 1
