@@ -33,8 +33,14 @@ test: venv browser
 	$(BIN)/mypy rules
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-demo: venv
-	@$(BIN)/imgpipe run samples --rules rules/presets/wildlife.yaml --out out --report out/report.html --screenshot out/report.png || exit $$?
+demo: venv browser
+	@$(BIN)/imgpipe run samples --rules samples/demo-rules.yaml --out out --report out/report.html --screenshot out/report.png || exit $$?
+	@echo ""
+	@echo "Report: out/report.html (open it in a browser; screenshot: out/report.png). Offline, no AWS account used."
+	@echo "Try next:"
+	@echo "  $(BIN)/imgpipe run samples --rules rules/presets/wildlife.yaml --report out/wildlife.html   # another preset"
+	@echo "  $(BIN)/imgpipe run ~/Pictures --rules samples/demo-rules.yaml --report out/mine.html      # your own photos"
+	@echo "  $(BIN)/imgpipe rules explain samples/demo-rules.yaml out/analyses/animals/raccoon.jpg.json  # why this verdict"
 
 lint: venv
 	$(BIN)/ruff check .

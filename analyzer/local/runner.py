@@ -27,6 +27,8 @@ from rules import Needs, Ruleset
 INPUT_PREFIX = "images/"
 OUTPUT_PREFIX = "analyzed/"
 RESULTS_PREFIX = "results/"
+#: Raw responses per image in the ANALYSIS.json shape, for `imgpipe rules evaluate/explain`.
+ANALYSES_PREFIX = "analyses/"
 #: Files skipped when walking folders (name them explicitly to process them anyway).
 SKIPPED_NAMES = ("README", "LICENSE", "NOTICE", "COPYING")
 SKIPPED_SUFFIXES = (".md", ".txt", ".rst", ".yaml", ".yml", ".json")
@@ -227,8 +229,13 @@ class LocalRun:
             ),
         )
 
+    def analysis_key(self, image: InputImage) -> str:
+        """Where the image's raw responses go (``OUT/analyses/<relative path>.json``)."""
+        return f"{ANALYSES_PREFIX}{image.rel}.json"
+
     def _clean_previous(self, image: InputImage) -> None:
         """Remove this image's outputs of an earlier run (its verdict may have changed)."""
+        self.storage.delete(self.analysis_key(image))
         for verdict in VERDICTS:
             self.storage.delete(self.pipeline.destination_key(image.key, verdict))
             self.storage.delete(self.pipeline.record_key(image.key, verdict))
@@ -239,9 +246,11 @@ class LocalRun:
         try:
             self._clean_previous(image)
             result.outcome = self.pipeline.process(image.key)
+            result.responses = self.capture.responses.get(image.key, {})
+            if result.responses:
+                self.storage.put_record(self.analysis_key(image), result.responses)
         except Exception as exc:  # one image's runtime failure must not stop the others
             result.error = f"{type(exc).__name__}: {exc}"
-        result.responses = self.capture.responses.get(image.key, {})
         result.seconds = time.perf_counter() - started
         return result
 
