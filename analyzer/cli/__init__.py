@@ -22,6 +22,9 @@ app.add_typer(rules_cmd.app, name="rules")
 from analyzer.cli import run_cmd  # noqa: E402
 
 app.command("run")(run_cmd.run)
+from analyzer.cli import plan_cmd  # noqa: E402
+
+app.command("plan")(plan_cmd.plan)
 
 
 def main() -> None:
