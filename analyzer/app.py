@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from analyzer.batch import BatchReport, PartialBatchResponse, run_batch
 from analyzer.config import Settings
 from analyzer.pipeline import Pipeline, PipelineSettings
-from analyzer.ports import Detector, Notifier, ObjectRef
+from analyzer.ports import Detector, Notifier, ObjectRef, Storage
 from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
 from analyzer.s3 import S3Storage
 from analyzer.sns import SnsNotifier
@@ -43,6 +43,7 @@ class Analyzer:
         logger: Logger | None = None,
         metrics: Metrics | None = None,
         region: str | None = None,
+        storage_factory: Callable[[str], Storage] | None = None,
     ) -> None:
         self.settings = settings
         self.ruleset = ruleset
@@ -57,6 +58,9 @@ class Analyzer:
         self._detector = detector
         self._notifier = notifier
         self._region = region
+        self._storage_factory = storage_factory or (
+            lambda bucket: S3Storage(self.s3_client, bucket, region=self._region)
+        )
         self.work: Callable[[ObjectRef], Mapping[str, Any]] = self._process
         self.idempotent: Any = None
         if settings.idempotency_table:
@@ -129,7 +133,7 @@ class Analyzer:
                 pipeline = Pipeline(
                     self.ruleset,
                     self._detector,
-                    S3Storage(self.s3_client, bucket, region=self._region),
+                    self._storage_factory(bucket),
                     self._notifier,
                     PipelineSettings(
                         input_prefix=s.input_prefix,
