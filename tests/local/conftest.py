@@ -1,0 +1,61 @@
+"""Fixtures of the local-pipeline tests: the sample photos, the offline models (loaded once per
+test process), recordings of every sample made with the local backend, and headless Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _register_kit() -> None:
+    if "local_testkit" in sys.modules:
+        return
+    path = Path(__file__).with_name("local_testkit.py")
+    spec = importlib.util.spec_from_file_location("local_testkit", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_testkit"] = module
+    spec.loader.exec_module(module)
+
+
+_register_kit()
+
+from local_testkit import ALL_NEEDS, SAMPLES  # noqa: E402
+
+from analyzer.errors import PermanentImageError  # noqa: E402
+from analyzer.local.detector import LocalDetector  # noqa: E402
+from analyzer.local.replay import RecordingDetector, RecordingStore  # noqa: E402
+from analyzer.ports import BytesImage  # noqa: E402
+from analyzer.report.browser import find_chromium  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def detector() -> LocalDetector:
+    """One local detector (models load lazily, once) for the whole test process."""
+    return LocalDetector(threads=1)
+
+
+@pytest.fixture(scope="session")
+def recordings(detector: LocalDetector, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Recordings of every sample file (all three analyses) made with the local backend."""
+    root = tmp_path_factory.mktemp("recordings")
+    recorder = RecordingDetector(detector, RecordingStore(root), backend="local")
+    for path in sorted(SAMPLES.rglob("*")):
+        if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
+            # the text file disguised as .jpg is recorded as a permanent error
+            with contextlib.suppress(PermanentImageError):
+                recorder.detect(BytesImage(path.read_bytes(), path.name), ALL_NEEDS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[str]:
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; `make browser`)")
+    yield exe
