@@ -79,7 +79,10 @@ aws.s3.BucketLifecycleConfiguration(
 )
 
 pulumi.export("state_bucket", bucket.bucket)
-pulumi.export("login_url", bucket.bucket.apply(lambda name: f"s3://{name}"))
+pulumi.export(
+    "login_url",
+    pulumi.Output.all(bucket.bucket, region).apply(lambda v: f"s3://{v[0]}?region={v[1]}"),
+)
 pulumi.export(
     "secrets_provider",
     pulumi.Output.all(alias.name, region).apply(lambda v: f"awskms://{v[0]}?region={v[1]}"),

@@ -34,7 +34,7 @@ def test_bootstrap_creates_a_safe_state_bucket_and_secrets_key() -> None:
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # AND the outputs are what `pulumi login` and `--secrets-provider` take
     name = bucket.outputs["bucket"]
-    assert run.outputs["login_url"] == f"s3://{name}"
+    assert run.outputs["login_url"] == f"s3://{name}?region=eu-west-1"
     assert run.outputs["secrets_provider"] == (
         "awskms://alias/imgpipe-pulumi-secrets?region=eu-west-1"
     )
