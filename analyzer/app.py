@@ -6,6 +6,7 @@ Tests build it with :meth:`Analyzer.build`, injecting moto-backed clients and a 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import Counter
@@ -28,6 +29,16 @@ SERVICE = "imgpipe-analyzer"
 NAMESPACE = "imgpipe"
 
 
+def _service() -> str:
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
+
+
+@functools.cache
+def default_logger() -> Logger:
+    """One Powertools Logger per process (a second one of the same service loses its formatter)."""
+    return Logger(service=_service())
+
+
 class Analyzer:
     """Everything one container needs to handle SQS batches."""
 
@@ -47,10 +58,10 @@ class Analyzer:
     ) -> None:
         self.settings = settings
         self.ruleset = ruleset
-        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
-        self.logger = logger or Logger(service=service)
+        self.logger = logger or default_logger()
         self.metrics = metrics or Metrics(
-            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE, service=service
+            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE,
+            service=_service(),
         )
         self.s3_client = s3_client
         self.pipelines: dict[str, Pipeline] = {}

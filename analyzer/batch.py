@@ -63,7 +63,7 @@ def run_batch(
     *,
     input_prefix: str,
     bucket_name: str | None = None,
-    max_workers: int = 8,
+    max_workers: int = 10,
     logger: logging.Logger | Any = None,
 ) -> BatchReport:
     """Process an SQS batch's records; never raises for a record's failure."""

@@ -14,7 +14,7 @@ def test_defaults_with_only_rules_path() -> None:
     assert (s.input_prefix, s.output_prefix, s.results_prefix) == ("images/", "analyzed/", "results/")
     assert s.topic_arn is None and s.idempotency_table is None and s.bucket_name is None
     assert s.notify_verdicts == {"success", "failure", "review"}
-    assert s.max_workers == 8 and s.delete_source is True and s.tracing is False
+    assert s.max_workers == 10 and s.delete_source is True and s.tracing is False
     assert s.limits.max_bytes == 15 * 1024 * 1024
 
 

@@ -1,0 +1,123 @@
+"""Analyzer handler benchmark: per-process throughput with zero-latency fakes, and cold start.
+
+1. Throughput — the handler's real code path (SQS parsing, batch runner, pre-checks on real JPEG
+   bytes, rule evaluation, result record, JSON logs, EMF metrics) over an in-memory storage, a
+   notifier and a detector that answer instantly: images per second in one process.
+2. Cold start — in fresh interpreters, interleaved: ``import analyzer.handler`` (settings, rules
+   load, clients, Logger/Metrics) as a ratio to ``import boto3`` + creating the rekognition, s3 and
+   sns clients. Each side is timed inside its interpreter (interpreter start-up excluded); the
+   figure is the ratio of medians.
+
+    .venv/bin/python bench/handler_bench.py            # full run (~40 s)
+    .venv/bin/python bench/handler_bench.py --quick    # smoke run
+
+Targets (issue 3): >= 200 images/s per process; cold start <= 1.5x the boto3 baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from batch_bench import BUCKET, PHOTO, SleepingDetector, build, sqs_event  # noqa: E402
+
+from analyzer.memory import MemoryStorage  # noqa: E402
+
+BASELINE = """
+import time
+t = time.perf_counter()
+import boto3
+s = boto3.session.Session()
+s.client("rekognition"); s.client("s3"); s.client("sns")
+print((time.perf_counter() - t) * 1000)
+"""
+
+HANDLER = """
+import time
+t = time.perf_counter()
+import analyzer.handler
+print((time.perf_counter() - t) * 1000)
+"""
+
+RULES = ROOT / "rules" / "presets" / "wildlife.yaml"
+
+
+def throughput(batches: int, workers: int) -> float:
+    storage = MemoryStorage()
+    analyzer = build(SleepingDetector(0.0), storage, MAX_WORKERS=str(workers))
+    keys = [f"images/bench/photo {i}.jpg" for i in range(10)]
+    event = sqs_event(keys)
+    elapsed = 0.0
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # EMF lines
+        for b in range(batches + 2):
+            for key in keys:
+                storage.put(key, PHOTO)
+            started = time.perf_counter()
+            response = analyzer.handle(event, None)
+            if b >= 2:  # two warm-up batches
+                elapsed += time.perf_counter() - started
+            assert response == {"batchItemFailures": []}, response
+    assert len(storage.records) == len(keys)
+    return batches * len(keys) / elapsed
+
+
+def cold(code: str, env: dict[str, str]) -> float:
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    batches = 20 if args.quick else 200
+    rounds = 2 if args.quick else 9
+
+    print(f"analyzer handler bench — Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    for workers in (10, 1):
+        rate = throughput(batches, workers)
+        print(f"  throughput, MAX_WORKERS={workers:<2}         {rate:8.0f} images/s "
+              f"({batches} batches of 10, zero-latency fakes; target >= 200/s)")
+
+    base_env = {**os.environ, "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x", "PYTHONDONTWRITEBYTECODE": "1"}
+    for name in ("IDEMPOTENCY_TABLE", "TOPIC_ARN", "TRACING"):
+        base_env.pop(name, None)
+    handler_env = {**base_env, "RULES_PATH": str(RULES),
+                   "TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:verdicts",
+                   "BUCKET_NAME": BUCKET}
+    variants = {
+        "handler (SNS, no idempotency)": handler_env,
+        "handler (SNS + idempotency)": {**handler_env, "IDEMPOTENCY_TABLE": "imgpipe-idem"},
+    }
+    cold(BASELINE, base_env)  # warm the page cache and .pyc files once
+    for env in variants.values():
+        cold(HANDLER, env)
+    times: dict[str, list[float]] = {"baseline": [], **{k: [] for k in variants}}
+    for _ in range(rounds):
+        times["baseline"].append(cold(BASELINE, base_env))
+        for label, env in variants.items():
+            times[label].append(cold(HANDLER, env))
+    base = statistics.median(times["baseline"])
+    print(f"  cold: boto3 + 3 clients           {base:8.0f} ms  (median of {rounds})")
+    for label in variants:
+        t = statistics.median(times[label])
+        print(f"  cold: {label:<28}{t:8.0f} ms  ratio {t / base:4.2f}x  (target <= 1.5x)")
+    print("  raw ms: " + json.dumps({k: [round(x) for x in v] for k, v in times.items()}))
+
+
+if __name__ == "__main__":
+    main()
