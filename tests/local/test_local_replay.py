@@ -1,0 +1,121 @@
+"""Record once, replay forever: recordings keyed by content, merged, and replayed exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_testkit import ROOT, sample
+
+from analyzer.errors import PermanentImageError
+from analyzer.local.backends import Backend, BackendConfigError, make_detector
+from analyzer.local.errors import RecordingMismatchError, RecordingNotFoundError
+from analyzer.local.replay import RecordingDetector, RecordingStore, ReplayDetector, content_hash
+from analyzer.ports import BytesImage, Detection, ImageSource
+from rules import Needs
+
+# real boto3 payloads of the analyzer's fixtures
+LABELS = json.loads((ROOT / "tests/events/rekognition/detect_labels/cat.json").read_text())
+TEXT = json.loads((ROOT / "tests/events/rekognition/detect_text/invoice.json").read_text())
+
+
+class CannedDetector:
+    """Answers every feature with a fixed boto3-shaped response; counts calls."""
+
+    def __init__(self, error: PermanentImageError | None = None) -> None:
+        self.error = error
+        self.calls = 0
+
+    def detect(self, image: ImageSource, needs: Needs) -> Detection:
+        self.calls += 1
+        if self.error:
+            raise self.error
+        detection = Detection()
+        if needs.labels:
+            detection.responses["labels"] = LABELS
+            detection.model_versions["DetectLabels"] = "3.0"
+        if needs.text:
+            detection.responses["text"] = TEXT
+        return detection
+
+
+def test_replay_returns_exactly_what_was_recorded_whatever_the_file_name(tmp_path: Path) -> None:
+    # GIVEN the cat photo recorded under one name
+    store = RecordingStore(tmp_path)
+    inner = CannedDetector()
+    recorded = RecordingDetector(inner, store, backend="rekognition").detect(
+        BytesImage(sample("animals/cat.jpg"), "trail-cam/IMG_0001.jpg"), Needs.of("labels", "text")
+    )
+
+    # WHEN the same bytes are replayed under another name
+    replayed = ReplayDetector(store).detect(BytesImage(sample("animals/cat.jpg"), "elsewhere/cat.jpg"),
+                                            Needs.of("labels"))
+
+    # THEN the responses are identical, only the needed ones come back, and no call is counted
+    assert replayed.responses == {"labels": recorded.responses["labels"]}
+    assert replayed.calls == {}
+    assert replayed.model_versions == {"DetectLabels": "3.0"}
+    # AND the recording is one JSON file named by the content hash
+    doc = json.loads((tmp_path / f"{content_hash(sample('animals/cat.jpg'))}.json").read_text())
+    assert doc["backend"] == "rekognition" and doc["name"] == "trail-cam/IMG_0001.jpg"
+    assert set(doc["responses"]) == {"labels", "text"}
+
+
+def test_unrecorded_image_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordingNotFoundError, match=r"no recording for dog\.jpg .* --record DIR"):
+        ReplayDetector(RecordingStore(tmp_path)).detect(BytesImage(b"\xff\xd8\xffnew", "dog.jpg"), Needs.of("labels"))
+
+
+def test_replay_refuses_a_recording_that_lacks_what_the_rules_need(tmp_path: Path) -> None:
+    # GIVEN a recording made with rules that needed labels only
+    store = RecordingStore(tmp_path)
+    image = BytesImage(sample("documents/printed-page.png"), "page.png")
+    RecordingDetector(CannedDetector(), store).detect(image, Needs.of("labels"))
+
+    # WHEN new rules also need text THEN replay says what is missing
+    with pytest.raises(RecordingMismatchError, match="lacks text"):
+        ReplayDetector(store).detect(image, Needs.of("labels", "text"))
+    # AND image properties count as missing too
+    with pytest.raises(RecordingMismatchError, match=r"labels\.ImageProperties"):
+        ReplayDetector(store).detect(image, Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"})))
+
+
+def test_recording_again_merges_new_analyses(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    image = BytesImage(sample("documents/printed-page.png"), "page.png")
+    RecordingDetector(CannedDetector(), store).detect(image, Needs.of("labels"))
+    RecordingDetector(CannedDetector(), store).detect(image, Needs.of("text"))
+
+    replayed = ReplayDetector(store).detect(image, Needs.of("labels", "text"))
+    assert replayed.responses == {"labels": LABELS, "text": TEXT}
+
+
+def test_permanent_errors_are_recorded_and_replayed(tmp_path: Path) -> None:
+    # GIVEN a backend that rejects an image for good
+    store = RecordingStore(tmp_path)
+    image = BytesImage(b"\x89PNG\r\n\x1a\nbroken", "broken.png")
+    error = PermanentImageError("rekognition:invalid_image_format", "DetectLabels: bad image")
+    with pytest.raises(PermanentImageError):
+        RecordingDetector(CannedDetector(error), store).detect(image, Needs.of("labels"))
+
+    # WHEN replayed THEN the same reason comes back, without any model
+    with pytest.raises(PermanentImageError) as info:
+        ReplayDetector(store).detect(image, Needs.of("labels"))
+    assert (info.value.reason, info.value.message) == ("rekognition:invalid_image_format", "DetectLabels: bad image")
+
+
+def test_backend_factory(tmp_path: Path) -> None:
+    with pytest.raises(BackendConfigError, match="give --record DIR"):
+        make_detector(Backend.REPLAY)
+    with pytest.raises(BackendConfigError, match="no such folder"):
+        make_detector("replay", record_dir=tmp_path / "absent")
+    assert isinstance(make_detector("replay", record_dir=tmp_path), ReplayDetector)
+    recorder = make_detector("rekognition", record_dir=tmp_path, rekognition_client=_FakeClient())
+    assert isinstance(recorder, RecordingDetector) and recorder.backend == "rekognition"
+
+
+class _FakeClient:
+    def __getattr__(self, name: str) -> Any:  # never called in this test
+        raise AssertionError(name)
