@@ -15,8 +15,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-import filetype
-
 #: Rekognition's limit for images passed by S3 reference.
 MAX_BYTES = 15 * 1024 * 1024
 MIN_PX = 80
@@ -78,6 +76,8 @@ def sniff(head: bytes, size: int | None = None) -> Sniffed:
         dims, complete = _jpeg_dimensions(head)
         truncated = dims is None and (complete or whole)
         return Sniffed("jpeg", "image/jpeg", *(dims or (None, None)), truncated=truncated)
+    import filetype  # only for the rare non-JPEG/PNG object: keeps it off the cold path
+
     kind = filetype.guess(head) if head else None
     if kind is None:
         return Sniffed(None, None)
