@@ -152,3 +152,15 @@ def test_rule_used_directly_as_a_plugin_would():
     assert rule.needs() == Needs(labels=frozenset({"GENERAL_LABELS"}))
     assert rule.evaluate(analysis, EvalContext(min_confidence=80.0)).matched
     assert not rule.evaluate(analysis, EvalContext(min_confidence=80.01)).matched
+
+
+def test_dog_without_boxes_fails_min_instances_only(make_rules, response):
+    # GIVEN the dog photo's response with the Dog boxes removed (one thing broken)
+    raw = response("labels", "dog")
+    dog = next(label for label in raw["Labels"] if label["Name"] == "Dog")
+    dog["Instances"] = []
+    analysis = Analysis.from_responses(labels=raw)
+
+    # THEN the label still matches, but not with a minimum number of instances
+    assert matches(make_rules, analysis, labels=["Dog"])
+    assert not matches(make_rules, analysis, labels=["Dog"], min_instances=1)

@@ -143,3 +143,14 @@ def test_unknown_category_is_a_validation_error_with_a_hint(rules_yaml):
     assert (issue.line, issue.path) == (5, "rules[0].categories[0]")
     assert "did you mean 'Violence'" in issue.message
 
+
+
+def test_weapon_response_without_its_upper_levels_still_matches(make_rules, response):
+    # GIVEN the weapon response with the level-1 and level-2 labels removed
+    raw = response("moderation", "weapon")
+    raw["ModerationLabels"] = [m for m in raw["ModerationLabels"] if m["TaxonomyLevel"] == 3]
+    analysis = Analysis.from_responses(moderation=raw)
+
+    # THEN the level-3 label still matches its ancestors' categories
+    assert evidence(make_rules, analysis, categories=["Violence"]) == ["Weapon Violence"]
+    assert evidence(make_rules, analysis, categories=["Graphic Violence"]) == ["Weapon Violence"]

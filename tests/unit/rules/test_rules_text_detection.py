@@ -142,3 +142,15 @@ def test_invalid_text_rules(make_rules, fields, path, message):
         make_rules(text_rule(**fields))
 
     assert [(i.path, message in i.message) for i in err.value.issues] == [(path, True)]
+
+
+def test_line_rules_do_not_see_words_and_word_rules_do_not_see_lines(make_rules, response):
+    # GIVEN the serial label's response without the WORD detections of the "SN-004217" line
+    raw = response("text", "serial_label")
+    line_id = next(d["Id"] for d in raw["TextDetections"] if d["DetectedText"] == "SN-004217")
+    raw["TextDetections"] = [d for d in raw["TextDetections"] if d.get("ParentId") != line_id]
+    analysis = Analysis.from_responses(text=raw)
+
+    # THEN a LINE rule still finds it and a WORD rule no longer does
+    assert found(make_rules, analysis, pattern=r"SN-\d{6}", min_confidence=96) == ["SN-004217"]
+    assert found(make_rules, analysis, pattern=r"SN-\d{6}", min_confidence=96, detection_type="WORD") is None
