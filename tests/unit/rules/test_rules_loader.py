@@ -234,3 +234,29 @@ def test_rules_are_immutable(rules_yaml):
 
     with pytest.raises(ValueError):
         rs.rules[0].outcome = "failure"
+
+
+def test_yaml_merge_keys_share_settings_between_rules(rules_yaml):
+    # GIVEN a second rule that reuses the first through a YAML anchor and overrides two keys
+    text = """\
+        version: 1
+        rules:
+          - &base
+            name: dog
+            type: label_match
+            labels: [Dog]
+            min_confidence: 90
+            outcome: success
+          - <<: *base
+            name: cat
+            labels: [Cat]
+        """
+
+    # WHEN it is loaded
+    rs = rules_yaml(text)
+
+    # THEN overriding a merged key is not a duplicate key
+    assert [(r.name, r.labels, r.min_confidence, r.outcome.value) for r in rs.rules] == [
+        ("dog", ["Dog"], 90, "success"),
+        ("cat", ["Cat"], 90, "success"),
+    ]
