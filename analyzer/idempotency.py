@@ -48,7 +48,7 @@ class IdempotentWork:
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
 
-        @idempotent_function(
+        @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="job",
             persistence_store=persistence,
             config=self.config,
@@ -70,7 +70,7 @@ class IdempotentWork:
         job = dataclasses.asdict(ref)
         job["identity"] = ref.identity
         self._ran.flag = False
-        result = self._run(job=job)
+        result: dict[str, Any] = self._run(job=job)
         if not self._ran.flag:
             return {**result, "status": "duplicate"}
         return result

@@ -228,8 +228,9 @@ class Pipeline:
                lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
         if self.settings.delete_source:
             _timed(timings, "delete", lambda: self.storage.delete(ref.key))
-        if outcome.notified and self.notifier is not None:
-            _timed(timings, "notify", lambda: self.notifier.notify(self.notification(outcome)))
+        notifier = self.notifier
+        if outcome.notified and notifier is not None:
+            _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
         timings["total"] = _ms(started)
         return outcome
 

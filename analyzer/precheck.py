@@ -71,11 +71,14 @@ def sniff(head: bytes, size: int | None = None) -> Sniffed:
     whole = size is not None and len(head) >= size
     if head.startswith(_PNG_SIG):
         dims = _png_dimensions(head)
-        return Sniffed("png", "image/png", *(dims or (None, None)), truncated=dims is None)
+        if dims is None:
+            return Sniffed("png", "image/png", truncated=True)
+        return Sniffed("png", "image/png", width=dims[0], height=dims[1])
     if head.startswith(_JPEG_SOI):
         dims, complete = _jpeg_dimensions(head)
-        truncated = dims is None and (complete or whole)
-        return Sniffed("jpeg", "image/jpeg", *(dims or (None, None)), truncated=truncated)
+        if dims is None:
+            return Sniffed("jpeg", "image/jpeg", truncated=complete or whole)
+        return Sniffed("jpeg", "image/jpeg", width=dims[0], height=dims[1])
     import filetype  # only for the rare non-JPEG/PNG object: keeps it off the cold path
 
     kind = filetype.guess(head) if head else None

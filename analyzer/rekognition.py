@@ -50,7 +50,7 @@ MAX_BYTES_IMAGE = 5 * 1024 * 1024
 
 def client_config(retry_mode: str = "standard", max_attempts: int = 5) -> Config:
     """The botocore config for a Rekognition client: standard/adaptive retries."""
-    return Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})  # type: ignore[typeddict-item]
+    return Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})
 
 
 def is_throttling(exc: BaseException) -> bool:
