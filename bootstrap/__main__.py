@@ -10,9 +10,13 @@ The DIY S3 backend locks stacks with lock objects in the bucket itself: no Dynam
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, for infra.policies
 
 from infra.policies import tls_only_bucket_policy
 

@@ -116,13 +116,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources.append(RecordedResource(t, args.name, inputs, out, rid))
         return rid, out
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             arn = f"arn:aws:iam::{self.account}:user/mock"
-            return {"accountId": self.account, "arn": arn, "userId": "MOCK", "id": self.account}
+            return {"accountId": self.account, "arn": arn, "userId": "MOCK", "id": self.account}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
-        return {}
+            return {"name": self.region, "region": self.region, "id": self.region}, []
+        return {}, []
 
 
 def stack_config(stack_file: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +59,10 @@ class _Model(BaseModel):
     )
 
 
+def _is_arn(endpoint: str) -> bool:
+    return bool(_ARN.match(endpoint))
+
+
 class Subscription(_Model):
     """One subscriber of the verdict topic."""
 
@@ -70,13 +74,14 @@ class Subscription(_Model):
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> Subscription:
-        ok = {
+        checks: dict[str, Callable[[str], bool]] = {
             "email": lambda e: bool(_EMAIL.match(e)),
             "email-json": lambda e: bool(_EMAIL.match(e)),
             "sms": lambda e: bool(_E164.match(e)),
             "https": lambda e: e.startswith("https://"),
             "http": lambda e: e.startswith("http://"),
-        }.get(self.protocol, lambda e: bool(_ARN.match(e)))
+        }
+        ok: Callable[[str], bool] = checks.get(self.protocol, _is_arn)
         if not ok(self.endpoint):
             expected = {
                 "email": "an email address",

@@ -3,7 +3,12 @@
 Constructing PolicyPack starts the analyzer's gRPC server and blocks: keep it in this file only.
 """
 
-from policies import POLICIES  # run by the CLI with this folder as the working directory
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from policies import POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(

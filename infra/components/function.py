@@ -71,17 +71,20 @@ class AnalyzerFunction(pulumi.ComponentResource):
             tags=args.tags,
             opts=child(self),
         )
-        sse: dict[str, Any] = {"enabled": True}
+        sse: Any = {"enabled": True}
         if args.kms_key_arn is not None:
             sse["kms_key_arn"] = args.kms_key_arn
+        ttl: Any = {"attribute_name": TTL_ATTRIBUTE, "enabled": True}
+        attributes: Any = [{"name": "id", "type": "S"}]
+        pitr: Any = {"enabled": args.production}
         table = aws.dynamodb.Table(
             f"{name}-idempotency",
             billing_mode="PAY_PER_REQUEST",
             hash_key="id",
-            attributes=[{"name": "id", "type": "S"}],
-            ttl={"attribute_name": TTL_ATTRIBUTE, "enabled": True},
+            attributes=attributes,
+            ttl=ttl,
             server_side_encryption=sse,
-            point_in_time_recovery={"enabled": args.production},
+            point_in_time_recovery=pitr,
             deletion_protection_enabled=args.production,
             tags=args.tags,
             opts=child(self),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -42,7 +43,7 @@ class Queueing(pulumi.ComponentResource):
         super().__init__("imgpipe:index:Queueing", name, None, opts)
         # S3 cannot use the AWS-managed aws/sqs key: SQS-managed SSE, or the stack's own key
         # whose policy lets s3.amazonaws.com use it.
-        encryption: dict[str, object] = (
+        encryption: dict[str, Any] = (
             {"kms_master_key_id": args.kms_key_arn, "kms_data_key_reuse_period_seconds": 300}
             if args.kms_key_arn is not None
             else {"sqs_managed_sse_enabled": True}
@@ -52,7 +53,7 @@ class Queueing(pulumi.ComponentResource):
             message_retention_seconds=args.dlq_retention_seconds,
             tags=args.tags,
             opts=child(self),
-            **encryption,  # type: ignore[arg-type]
+            **encryption,
         )
         queue = aws.sqs.Queue(
             f"{name}-queue",
@@ -66,7 +67,7 @@ class Queueing(pulumi.ComponentResource):
             ),
             tags=args.tags,
             opts=child(self),
-            **encryption,  # type: ignore[arg-type]
+            **encryption,
         )
         aws.sqs.RedriveAllowPolicy(
             f"{name}-dlq-redrive-allow",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -55,7 +56,7 @@ class Storage(pulumi.ComponentResource):
             rule={"object_ownership": "BucketOwnerEnforced"},  # ACLs off
             opts=child(self),
         )
-        default_sse: dict[str, pulumi.Input[str]] = (
+        default_sse: Any = (
             {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
             if args.kms_key_arn is not None
             else {"sse_algorithm": "AES256"}
