@@ -154,11 +154,11 @@ class Browser:
             if "method" in reply:
                 self._events.append(reply)
 
-    def _wait_event(self, name: str) -> dict[str, Any]:
+    def _wait_event(self, *names: str) -> dict[str, Any]:
         deadline = time.monotonic() + TIMEOUT_S
         while True:
             for i, event in enumerate(self._events):
-                if event.get("method") == name:
+                if event.get("method") in names:
                     return self._events.pop(i)
             reply = self._receive(deadline)
             if "method" in reply:
@@ -167,12 +167,12 @@ class Browser:
     # -- page -----------------------------------------------------------------------------
 
     def open(self, url: str) -> None:
-        """Navigate and wait for the load event."""
+        """Navigate and wait for the load event (or, for a fragment change, the navigation)."""
         self._events.clear()
         result = self.call("Page.navigate", {"url": url}, session=True)
         if result.get("errorText"):
             raise BrowserError(f"cannot open {url}: {result['errorText']}")
-        self._wait_event("Page.loadEventFired")
+        self._wait_event("Page.loadEventFired", "Page.navigatedWithinDocument")
 
     def evaluate(self, expression: str) -> Any:
         """Run JavaScript in the page and return its (JSON-able) value."""
