@@ -19,6 +19,11 @@ from analyzer.cli import rules_cmd  # noqa: E402
 
 app.add_typer(rules_cmd.app, name="rules")
 # Further command groups register below (one import + add_typer/command each).
+from analyzer.cli import ops_cmd  # noqa: E402
+
+app.add_typer(ops_cmd.dlq_app, name="dlq")
+app.command("reprocess")(ops_cmd.reprocess_command)
+app.command("cost")(ops_cmd.cost_command)
 from analyzer.cli import run_cmd  # noqa: E402
 
 app.command("run")(run_cmd.run)
