@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,7 +170,3 @@ def run_program(
 
     _sync_await(run_pulumi_func(evaluate))
     return run
-
-
-def iter_tree(run: ProgramRun) -> Iterator[RecordedResource]:
-    yield from run.resources

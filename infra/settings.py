@@ -145,7 +145,8 @@ class StackSettings(_Model):
     archive_min_object_bytes: int = Field(default=131_072, ge=0)
     noncurrent_version_days: int = Field(default=30, ge=1, le=36_500)
     abort_multipart_days: int = Field(default=7, ge=1, le=365)
-    idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=31_536_000)
+    #: How long a finished image is remembered; a duplicate can arrive as long as a message lives.
+    idempotency_ttl_seconds: int = Field(default=604_800, ge=60, le=31_536_000)
 
     # Notifications and alarms
     subscriptions: list[Subscription] = Field(default_factory=list)
@@ -189,6 +190,11 @@ class StackSettings(_Model):
             raise ValueError(
                 "dlqRetentionSeconds must be >= queueRetentionSeconds, or messages expire "
                 "before they reach the DLQ"
+            )
+        if self.idempotency_ttl_seconds < self.queue_retention_seconds:
+            raise ValueError(
+                f"idempotencyTtlSeconds {self.idempotency_ttl_seconds} < queueRetentionSeconds "
+                f"{self.queue_retention_seconds}: a late duplicate would be processed again"
             )
         if self.max_concurrency > self.max_safe_concurrency:
             raise ValueError(

@@ -155,3 +155,12 @@ def test_missing_rules_file(run_with: Callable[..., ProgramRun]) -> None:
     with pytest.raises(RulesFileError) as caught:
         run_with("dev", rulesFile="rules/nope.yaml")
     assert caught.value.issues[0].startswith("rules/nope.yaml: file not found")
+
+
+def test_idempotency_must_outlive_queued_messages(tmp_path: Path) -> None:
+    path = _broken_stack_file(tmp_path, "dev", "idempotencyTtlSeconds: 86400",
+                              "idempotencyTtlSeconds: 3600")
+    assert _issues(path, "dev") == [
+        "Pulumi.dev.yaml: config: idempotencyTtlSeconds 3600 < queueRetentionSeconds 86400: a "
+        "late duplicate would be processed again"
+    ]
