@@ -154,3 +154,15 @@ def test_line_rules_do_not_see_words_and_word_rules_do_not_see_lines(make_rules,
     # THEN a LINE rule still finds it and a WORD rule no longer does
     assert found(make_rules, analysis, pattern=r"SN-\d{6}", min_confidence=96) == ["SN-004217"]
     assert found(make_rules, analysis, pattern=r"SN-\d{6}", min_confidence=96, detection_type="WORD") is None
+
+
+@pytest.mark.parametrize(
+    ("word", "text"),
+    [("İstanbul", "Welcome to ISTANBUL"), ("café", "CAFÉ OPEN"), ("STRAßE", "straße 12"), ("σοφος", "ΣΟΦΟΣ")],
+)
+def test_words_are_case_insensitive_beyond_ascii(make_rules, word, text):
+    # GIVEN a non-ASCII word and a detection that differs from it only by case
+    analysis = Analysis.from_responses(text={"TextDetections": [{"DetectedText": text, "Type": "LINE", "Confidence": 99.0}]})
+
+    # THEN it matches, exactly as Python's case-insensitive regex of the word does
+    assert found(make_rules, analysis, words=[word]) == [text]
