@@ -335,3 +335,17 @@ def test_outputs(run: ProgramRun) -> None:
 def test_stacks_differ_where_they_should(stack: str) -> None:
     s = settings_of(stack)
     assert s.kms is (stack == "prod") and s.production is (stack == "prod")
+
+
+def test_project_file_runs_the_program_in_the_project_venv() -> None:
+    import yaml
+
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "image-pipeline"
+    assert project["runtime"] == {
+        "name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"},
+    }  # fmt: skip
+    for stack in ("dev", "prod"):
+        config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        assert config["aws:region"]  # the provider needs it
+        assert config["image-pipeline:rulesFile"] == f"rules/{stack}.yaml"
