@@ -51,6 +51,24 @@ import analyzer.handler
 print((time.perf_counter() - t) * 1000)
 """
 
+#: Where the handler's extra init time goes, stage by stage, in one fresh interpreter.
+BREAKDOWN = """
+import json, os, time
+marks = [("start", time.perf_counter())]
+def mark(name): marks.append((name, time.perf_counter()))
+import boto3; mark("import boto3")
+import pydantic, pydantic.main; mark("import pydantic")
+import yaml; mark("import yaml")
+from aws_lambda_powertools import Logger, Metrics; mark("import powertools Logger+Metrics")
+import rules; mark("import rules (engine models)")
+import analyzer.app; mark("import analyzer modules")
+from analyzer.config import Settings
+settings = Settings.from_env()
+ruleset = rules.load_ruleset(settings.rules_path); ruleset.needs; mark("load + validate rules file")
+analyzer.app.Analyzer.build(settings, ruleset=ruleset); mark("clients + Logger/Metrics objects")
+print(json.dumps({n: (t - marks[i][1]) * 1000 for i, (n, t) in enumerate(marks[1:])}))
+"""
+
 RULES = ROOT / "rules" / "presets" / "wildlife.yaml"
 
 
@@ -117,6 +135,16 @@ def main() -> None:
         t = statistics.median(times[label])
         print(f"  cold: {label:<28}{t:8.0f} ms  ratio {t / base:4.2f}x  (target <= 1.5x)")
     print("  raw ms: " + json.dumps({k: [round(x) for x in v] for k, v in times.items()}))
+
+    stages: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        out = subprocess.run([sys.executable, "-c", BREAKDOWN], env=handler_env, cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        for name, ms in json.loads(out.stdout.strip().splitlines()[-1]).items():
+            stages.setdefault(name, []).append(ms)
+    print("  cold start by stage (handler, no idempotency; medians):")
+    for name, values in stages.items():
+        print(f"    {name:<36}{statistics.median(values):6.0f} ms")
 
 
 if __name__ == "__main__":
