@@ -65,12 +65,16 @@ class FunctionGrants:
 def function_policy(g: FunctionGrants) -> Document:
     """Least privilege for the analyzer: each statement names its resources exactly."""
     inputs = f"{g.bucket_arn}/{g.input_prefix}*"
-    outputs = [f"{g.bucket_arn}/{g.output_prefix}*", f"{g.bucket_arn}/{g.results_prefix}*"]
+    outputs = f"{g.bucket_arn}/{g.output_prefix}*"
+    results = f"{g.bucket_arn}/{g.results_prefix}*"
     stmts = [
         statement("ReadInputImages", ["s3:GetObject"], [inputs]),
         statement("DeleteAnalysedInputImages", ["s3:DeleteObject"], [inputs]),
-        statement("WriteAnalysedImagesAndResults", ["s3:PutObject", "s3:PutObjectTagging"], outputs),
-        statement("ReadAnalysedImagesAndResults", ["s3:GetObject"], outputs),
+        # a tagged CopyObject needs PutObjectTagging on the destination
+        statement("WriteAnalysedImages", ["s3:PutObject", "s3:PutObjectTagging"], [outputs]),
+        statement("WriteResultRecords", ["s3:PutObject"], [results]),
+        # HeadObject of the destination on a redelivery: is the copy already there?
+        statement("CheckAnalysedImages", ["s3:GetObject"], [outputs]),
         # HeadObject on a missing key answers 404 (not 403) only with ListBucket; the analyzer
         # relies on that to see that a copy or a record does not exist yet.
         statement(

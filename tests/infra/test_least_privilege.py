@@ -109,6 +109,10 @@ def _stubbed_detector(session: boto3.Session, apis: list[str]) -> tuple[Any, Stu
     return RekognitionDetector(client), stub
 
 
+def _keys(s3: Any, bucket: str) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
 def _denied(call: Any) -> bool:
     try:
         call()
@@ -158,6 +162,8 @@ def test_function_policy_is_sufficient_and_tight(
         assert _denied(lambda: s3.put_object(Bucket=w.bucket, Key="other/x.txt", Body=b"x"))
         assert _denied(lambda: s3.put_object(Bucket=w.bucket, Key="images/loop.jpg", Body=b"x"))
         assert _denied(lambda: s3.get_object(Bucket=w.bucket, Key="other/secret.txt"))
+        record_key = next(k for k in _keys(s3, w.bucket) if k.startswith("results/"))
+        assert _denied(lambda: s3.get_object(Bucket=w.bucket, Key=record_key))
         assert _denied(lambda: s3.delete_object(Bucket=w.bucket, Key="analyzed/anything.jpg"))
         other_topic = w.topic_arn.rsplit(":", 1)[0] + ":someone-elses-topic"
         sns = user.client("sns")
@@ -170,7 +176,7 @@ def test_function_policy_is_sufficient_and_tight(
 
     stub.assert_no_pending_responses()
     # the image was routed, the record written, the verdict announced, the work remembered
-    listed = {o["Key"] for o in admin_s3.list_objects_v2(Bucket=w.bucket)["Contents"]}
+    listed = _keys(admin_s3, w.bucket)
     assert "images/trail/cat 1.jpg" not in listed
     routed = [k for k in listed if k.startswith("analyzed/") and k.endswith("trail/cat 1.jpg")]
     assert len(routed) == 1
