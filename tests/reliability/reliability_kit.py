@@ -46,6 +46,7 @@ INPUT = "images/"
 OUTPUT = "analyzed/"
 RESULTS = "results/"
 MAX_RECEIVE_COUNT = 3
+S3_MAX_KEY_BYTES = 1024
 
 RULES_YAML = r"""
 version: 1
@@ -174,6 +175,10 @@ class FaultPlan:
     def before(self, service: str, operation: str, kwargs: Mapping[str, Any]) -> None:
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
+        key = kwargs.get("Key")
+        if service == "s3" and isinstance(key, str) and len(key.encode()) > S3_MAX_KEY_BYTES:
+            # real S3 refuses keys over 1,024 bytes; moto does not check
+            raise client_error("KeyTooLongError", operation, 400, "Your key is too long")
         fault = self._take(service, operation, kwargs, crash=False)
         if fault is None:
             return
@@ -247,6 +252,11 @@ class FaultySession:
 # --- Rekognition -----------------------------------------------------------------------------
 
 
+def load_event(relative: str) -> Any:
+    """A JSON fixture from tests/events/."""
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
 def fixture_response(api_dir: str, scenario: str) -> dict[str, Any]:
     return json.loads((EVENTS / "rekognition" / api_dir / f"{scenario}.json").read_text())
 
@@ -267,11 +277,23 @@ class FakeRekognition:
 
     meta = _Meta()
 
-    def __init__(self) -> None:
+    def __init__(self, s3: Any = None) -> None:
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._s3 = s3  # given: decode each image and refuse broken ones, as Rekognition does
+
+    def _validate(self, s3obj: Mapping[str, str]) -> None:
+        data = self._s3.get_object(Bucket=s3obj["Bucket"], Key=s3obj["Name"])["Body"].read()
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+        except Exception as exc:  # Pillow raises many types for broken files
+            raise client_error("InvalidImageFormatException", "Detect",
+                               message=f"Request has invalid image format ({exc})") from exc
 
     def _answer(self, api_dir: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if self._s3 is not None:
+            self._validate(kwargs["Image"]["S3Object"])
         name = kwargs["Image"]["S3Object"]["Name"]
         key = (api_dir, scenario_for(name))
         with self._lock:
@@ -423,10 +445,11 @@ class MotoStack:
         env.update(overrides)
         return Settings.from_env(env)
 
-    def analyzer(self, plan: FaultPlan, **overrides: str) -> Analyzer:
+    def analyzer(self, plan: FaultPlan, *, decode: bool = False, **overrides: str) -> Analyzer:
         from aws_lambda_powertools import Logger
 
-        detector = RekognitionDetector(FaultyClient(FakeRekognition(), "rekognition", plan))
+        fake = FakeRekognition(self.s3 if decode else None)
+        detector = RekognitionDetector(FaultyClient(fake, "rekognition", plan))
         return Analyzer.build(
             self.settings(**overrides),
             session=FaultySession(plan),
