@@ -241,17 +241,22 @@ class Analysis:
         taxonomy where the response omits a level.
         """
         parent_in_response = {m.name.casefold(): m.parent_name for m in self.moderation or ()}
+        documented = taxonomy.ANCESTORS
         lineage = []
         for label in self.moderation or ():
             chain: list[str] = []
             seen = {label.name.casefold()}
-            parent = label.parent_name or (taxonomy.ancestors(label.name) or [""])[0]
-            while parent and parent.casefold() not in seen:
+            parent = label.parent_name or _first(documented.get(label.name.casefold()))
+            while parent and (key := parent.casefold()) not in seen:
                 chain.append(parent)
-                seen.add(parent.casefold())
-                parent = parent_in_response.get(parent.casefold()) or (taxonomy.ancestors(parent) or [""])[0]
+                seen.add(key)
+                parent = parent_in_response.get(key) or _first(documented.get(key))
             lineage.append((label, frozenset(seen), tuple(chain)))
         return tuple(lineage)
+
+
+def _first(names: tuple[str, ...] | None) -> str:
+    return names[0] if names else ""
 
 
 def _opt_float(value: Any) -> float | None:

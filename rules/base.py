@@ -34,7 +34,7 @@ class Outcome(StrEnum):
     TAG = "tag"
 
 
-Confidence = Annotated[float, Field(ge=0, le=100)]
+Confidence = Annotated[float, Field(ge=0, le=100, strict=True)]
 RuleName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 Evidence = dict[str, Any]
 

@@ -50,7 +50,7 @@ class LabelMatchRule(Rule):
     type: Literal["label_match"] = "label_match"
     labels: list[NonEmptyName] = Field(min_length=1)
     match: MatchMode = "any"
-    min_instances: int | None = Field(default=None, ge=1)
+    min_instances: int | None = Field(default=None, ge=1, strict=True)
 
     _wanted: tuple[str, ...] = PrivateAttr(default=())
 
@@ -240,9 +240,10 @@ class TextDetectionRule(Rule):
             return found, evidence
         joined = "\n".join(d.text for d in candidates)
         folded = joined.casefold()
+        ascii_only = joined.isascii()  # casefold() and re.IGNORECASE agree on ASCII only (e.g. 'İ')
         starts: list[int] = []
         for i, (regex, word) in enumerate(zip(self._regexes, self._folded_words, strict=True)):
-            if word not in folded:  # cheap pre-filter: most words are absent from most images
+            if ascii_only and word.isascii() and word not in folded:  # cheap pre-filter (exact for ASCII)
                 continue
             for hit in regex.finditer(joined):
                 found[i] = True

@@ -50,14 +50,14 @@ def parse_ruleset(text: str, filename: str = "<string>", registry: Registry | No
     """Validate rules given as YAML text; ``filename`` is used in messages."""
     registry = registry or default_registry()
     data, lines, issues = _read_yaml(text, filename)
-    if issues:
+    if issues and not lines:  # a syntax error: nothing more can be checked
         raise RulesValidationError(issues)
     locate = _Locator(filename, lines)
 
     if not isinstance(data, Mapping):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise RulesValidationError(
-            [locate.issue((), f"expected a mapping with 'version' and 'rules', found {found}")]
+            [*issues, locate.issue((), f"expected a mapping with 'version' and 'rules', found {found}")]
         )
 
     try:
@@ -91,6 +91,15 @@ def _validate_rules(raw_rules: list[Any], registry: Registry, locate: _Locator, 
         if not isinstance(raw, Mapping):
             issues.append(locate.issue(at, f"each rule must be a mapping with 'name', 'type', 'outcome'; found {raw!r}"))
             continue
+        name = raw.get("name")
+        if isinstance(name, str) and name in first_seen:
+            issues.append(
+                locate.issue(
+                    (*at, "name"), f"duplicate rule name '{name}' (first used at line {first_seen[name]})"
+                )
+            )
+        elif isinstance(name, str):
+            first_seen[name] = locate.line((*at, "name"))
         type_name = raw.get("type")
         if type_name is None:
             issues.append(locate.issue((*at, "type"), f"required field is missing; rule types: {', '.join(registry.names)}"))
@@ -110,15 +119,6 @@ def _validate_rules(raw_rules: list[Any], registry: Registry, locate: _Locator, 
         except ValidationError as exc:
             issues.extend(locate.pydantic(exc, at, cls))
             continue
-        if rule.name in first_seen:
-            issues.append(
-                locate.issue(
-                    (*at, "name"),
-                    f"duplicate rule name '{rule.name}' (first used at line {first_seen[rule.name]})",
-                )
-            )
-            continue
-        first_seen[rule.name] = locate.line((*at, "name"))
         rules.append(rule)
     return rules
 
@@ -131,6 +131,10 @@ def _read_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Issu
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        lines: dict[Loc, int] = {}
+        issues: list[Issue] = []
+        if node is not None:
+            _index(node, (), lines, issues, filename)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -141,10 +145,6 @@ def _read_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Issu
         return None, {}, [Issue(filename, 1, "", f"YAML error: {exc}")]
     finally:
         loader.dispose()
-    lines: dict[Loc, int] = {}
-    issues: list[Issue] = []
-    if node is not None:
-        _index(node, (), lines, issues, filename)
     return data, lines, issues
 
 
@@ -153,6 +153,8 @@ def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[Issue]
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' — later keys override it
+                continue
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in seen:

@@ -83,11 +83,19 @@ TOP_LEVEL: tuple[str, ...] = tuple(_TREE)
 MODEL_VERSION = "7.0"
 
 
-def ancestors(name: str) -> list[str]:
-    """The documented ancestors of a label, nearest first (empty when unknown or top level)."""
+def _chain(name: str) -> tuple[str, ...]:
     found: list[str] = []
-    parent = PARENT.get(CANONICAL.get(name.casefold(), name), "")
+    parent = PARENT.get(name, "")
     while parent:
         found.append(parent)
         parent = PARENT.get(parent, "")
-    return found
+    return tuple(found)
+
+
+#: casefolded label name -> its documented ancestors, nearest first
+ANCESTORS: dict[str, tuple[str, ...]] = {name.casefold(): _chain(name) for name in PARENT}
+
+
+def ancestors(name: str) -> list[str]:
+    """The documented ancestors of a label, nearest first (empty when unknown or top level)."""
+    return list(ANCESTORS.get(name.casefold(), ()))
