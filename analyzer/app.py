@@ -188,15 +188,23 @@ class Analyzer:
         if not isinstance(records, list):
             self.logger.error("event has no SQS Records; nothing to do", extra={"event_keys": list(event or {})})
             return {"batchItemFailures": []}
-        report = run_batch(
-            records,
-            self.work,
-            input_prefix=self.settings.input_prefix,
-            bucket_name=self.settings.bucket_name,
-            max_workers=self.settings.max_workers,
-            logger=self.logger,
-        )
-        self._emit_metrics(report)
+        try:
+            report = run_batch(
+                records,
+                self.work,
+                input_prefix=self.settings.input_prefix,
+                bucket_name=self.settings.bucket_name,
+                max_workers=self.settings.max_workers,
+                logger=self.logger,
+            )
+        except Exception:  # a bug in the runner itself: report every item, never raise blindly
+            self.logger.exception("batch runner failed; every message will be retried")
+            ids = [r.get("messageId") for r in records if isinstance(r, Mapping)]
+            return {"batchItemFailures": [{"itemIdentifier": str(i)} for i in ids if i]}
+        try:
+            self._emit_metrics(report)
+        except Exception:  # metrics must never turn done work into a retry (duplicates)
+            self.logger.exception("emitting metrics failed")
         return report.response()
 
     def _emit_metrics(self, report: BatchReport) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -73,7 +73,8 @@ class S3Storage:
             "CopySource": {"Bucket": self.bucket, "Key": info.key},
             "MetadataDirective": "COPY",
             "TaggingDirective": "REPLACE",
-            "Tagging": urlencode(dict(tags)),
+            # %20, not '+', for spaces: unambiguous whichever way the header is decoded
+            "Tagging": urlencode(dict(tags), quote_via=quote),
         }
         if info.etag:
             kwargs["CopySourceIfMatch"] = info.etag

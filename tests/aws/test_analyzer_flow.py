@@ -122,3 +122,41 @@ def test_malformed_message_fails_alone(world: Any) -> None:
 
 def test_non_sqs_event_is_harmless(world: Any) -> None:
     assert world.analyzer().handle({"foo": "bar"}, None) == {"batchItemFailures": []}
+
+
+def test_tag_values_with_spaces_and_plus_survive_the_copy(world: Any) -> None:
+    from analyzer.s3 import S3Storage
+
+    world.upload("images/x.jpg", sample("animals/cat.jpg"))
+    storage = S3Storage(world.s3, world.bucket)
+    info = storage.head("images/x.jpg")
+    assert info is not None
+    storage.copy(info, "analyzed/review/x.jpg", {"verdict": "review", "categories": "c++ dogs"})
+    assert world.tags("analyzed/review/x.jpg") == {"verdict": "review", "categories": "c++ dogs"}
+
+
+def test_a_failing_batch_runner_reports_every_item(world: Any, monkeypatch: Any) -> None:
+    import analyzer.app
+
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    event = world.receive_event()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in the runner")
+
+    monkeypatch.setattr(analyzer.app, "run_batch", broken)
+    response = world.analyzer(ScenarioDetector({"cat": "cat"})).handle(event, None)
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {
+        r["messageId"] for r in event["Records"]}
+
+
+def test_failing_metrics_never_turn_done_work_into_a_retry(world: Any) -> None:
+    class BrokenMetrics:
+        def add_metric(self, *args: Any, **kwargs: Any) -> None:
+            raise ValueError("EMF limit")
+
+    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}))
+    analyzer.metrics = BrokenMetrics()
+    assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
+    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
