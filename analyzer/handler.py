@@ -8,20 +8,35 @@ X-Ray tracing (``TRACING=true``) is imported only when asked for: it costs ~300 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from analyzer.app import Analyzer
 from analyzer.batch import PartialBatchResponse
 
+Handle = Callable[[Any, Any], PartialBatchResponse]
+
 ANALYZER = Analyzer.from_env()
 
-if ANALYZER.settings.tracing:  # pragma: no cover - needs the X-Ray SDK and a Lambda environment
-    from aws_lambda_powertools import Tracer
 
-    _tracer = Tracer(service="imgpipe-analyzer")
-    _handle = _tracer.capture_method(ANALYZER.handle)
-else:
-    _handle = ANALYZER.handle
+def _traced(analyzer: Analyzer) -> Handle:
+    """``analyzer.handle``, wrapped by Powertools Tracer when ``TRACING=true`` and available."""
+    if not analyzer.settings.tracing:
+        return analyzer.handle
+    try:
+        import aws_xray_sdk  # noqa: F401 - Tracer needs it; the default layer leaves it out
+        from aws_lambda_powertools import Tracer
+    except ImportError:
+        analyzer.logger.warning(
+            "TRACING=true but aws-xray-sdk is not packaged with the function; tracing is off"
+        )
+        return analyzer.handle
+    tracer = Tracer(service=analyzer.logger.service)
+    traced: Handle = tracer.capture_method(analyzer.handle)
+    return traced
+
+
+_handle = _traced(ANALYZER)
 
 
 def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:

@@ -90,3 +90,17 @@ def test_cold_path_imports_neither_tracer_nor_idempotency_when_off(tmp_path: Pat
                          text=True, check=True)
     # THEN the X-Ray SDK and the idempotency utility stayed off the cold path
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_tracing_without_the_xray_sdk_degrades_to_a_warning(
+    world: Any, monkeypatch: pytest.MonkeyPatch, fresh_handler: None
+) -> None:
+    # GIVEN TRACING=true in an environment without aws-xray-sdk (like the default layer)
+    world.rules_path.write_text(LABELS_ONLY_RULES)
+    _env(monkeypatch, world, TRACING="true")
+    monkeypatch.setitem(sys.modules, "aws_xray_sdk", None)  # make the import fail
+    # WHEN Lambda imports the handler
+    module = importlib.import_module("analyzer.handler")
+    # THEN the init succeeds and the handler runs untraced
+    assert module.ANALYZER.settings.tracing is True
+    assert module.handler({"Records": []}, FakeContext()) == {"batchItemFailures": []}
