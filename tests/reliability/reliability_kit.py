@@ -311,6 +311,34 @@ class FakeRekognition:
         return self._answer("detect_text", kwargs)
 
 
+class FakeDetector:
+    """A zero-latency detector at the port: recorded responses chosen by the object's name."""
+
+    API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText"}
+    DIRS = {"labels": "detect_labels", "moderation": "detect_moderation_labels",
+            "text": "detect_text"}
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def detect(self, image: Any, needs: Any) -> Any:
+        from analyzer.ports import Detection
+
+        scenario = scenario_for(getattr(image, "key", ""))
+        detection = Detection()
+        with self._lock:
+            for feature in needs.features:
+                key = (self.DIRS[feature], scenario)
+                if key not in self._cache:
+                    self._cache[key] = fixture_response(*key)
+                detection.responses[feature] = self._cache[key]
+                detection.calls[self.API[feature]] = 1
+                self.calls[self.API[feature]] += 1
+        return detection
+
+
 def expected_verdict(rules: Ruleset, key: str) -> str:
     scenario = scenario_for(key)
     analysis = Analysis.from_responses(
@@ -445,11 +473,13 @@ class MotoStack:
         env.update(overrides)
         return Settings.from_env(env)
 
-    def analyzer(self, plan: FaultPlan, *, decode: bool = False, **overrides: str) -> Analyzer:
+    def analyzer(self, plan: FaultPlan, *, decode: bool = False, detector: Any = None,
+                 **overrides: str) -> Analyzer:
         from aws_lambda_powertools import Logger
 
-        fake = FakeRekognition(self.s3 if decode else None)
-        detector = RekognitionDetector(FaultyClient(fake, "rekognition", plan))
+        if detector is None:
+            fake = FakeRekognition(self.s3 if decode else None)
+            detector = RekognitionDetector(FaultyClient(fake, "rekognition", plan))
         return Analyzer.build(
             self.settings(**overrides),
             session=FaultySession(plan),
@@ -835,3 +865,44 @@ class ChaosPlan(FaultPlan):
                 self.fired[f"{service}.{operation}:crash"] += 1
         if crash:
             raise Crash(f"crashed after {service}.{operation}")
+
+
+# --- the flood -----------------------------------------------------------------------------------
+
+FLOOD_NAMES = ("cat.jpg", "weapon.jpg", "serial_label.jpg", "plain.jpg")
+
+
+def flood(images: int, workers: int, wave: int) -> dict[str, float]:
+    """Run one flood inside an active mock_aws; return its figures (asserts the invariant)."""
+    stack = MotoStack(max_receive_count=5)
+    plan = FaultPlan()
+    detector = FakeDetector()
+    analyzer = stack.analyzer(plan, detector=detector)
+    data = picture()
+    keys: list[str] = []
+    upload_s = drain_s = 0.0
+    invocations = 0
+    for start in range(0, images, wave):
+        t0 = time.perf_counter()
+        for i in range(start, min(images, start + wave)):
+            keys.append(stack.upload(f"flood/{i // 100:03d}/{i:05d} {FLOOD_NAMES[i % 4]}", data))
+        upload_s += time.perf_counter() - t0
+        stats = stack.drain(analyzer.handle, workers=workers)
+        drain_s += stats.seconds
+        invocations += stats.invocations
+        assert stats.crashes == 0 and stats.function_errors == 0 and stats.item_failures == 0
+
+    tally = stack.check(plan, keys=keys)
+    assert tally.problems == [], tally.problems[:5]
+    assert tally.analysed == images and tally.in_dlq == 0 and tally.lost == 0
+    assert tally.notifications == images and tally.duplicate_notifications == 0
+    assert stack.queue_messages(stack.dlq_url) == []
+    assert detector.calls["DetectLabels"] == images  # one call per API per image
+    return {
+        "images": images,
+        "workers": workers,
+        "invocations": invocations,
+        "upload_s": round(upload_s, 2),
+        "drain_s": round(drain_s, 2),
+        "images_per_s": round(images / drain_s, 1),
+    }

@@ -1,0 +1,53 @@
+"""Flood benchmark: N uploads through moto S3 -> SQS -> the handler with W workers.
+
+    .venv/bin/python bench/flood_bench.py [IMAGES] [WORKERS] [WAVE]     # default 5000 4 500
+
+Same harness and checks as ``tests/reliability/test_flood.py`` (every image analysed once, queue
+and DLQ empty, one notification each), at a size that does not fit in ``make test``. Prints the
+figures; the throughput is bounded by in-process moto, not by the analyzer (see README).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kit() -> object:
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location(
+        "reliability_kit", ROOT / "tests" / "reliability" / "reliability_kit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reliability_kit"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    images = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    wave = int(sys.argv[3]) if len(sys.argv) > 3 else 500
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    kit = _kit()
+    from moto import mock_aws
+
+    with mock_aws():
+        figures = kit.flood(images, workers, wave)  # type: ignore[attr-defined]
+    print(
+        f"flood: {figures['images']} images, {figures['workers']} workers, "
+        f"{figures['invocations']} invocations; uploads {figures['upload_s']} s; "
+        f"drain {figures['drain_s']} s = {figures['images_per_s']} images/s; "
+        "every image analysed once, queue and DLQ empty, one notification each"
+    )
+
+
+if __name__ == "__main__":
+    main()
