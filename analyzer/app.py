@@ -85,6 +85,10 @@ class Analyzer:
             )
             self.work = self.idempotent
 
+    @property
+    def notifier(self) -> Notifier | None:
+        return self._notifier
+
     # -- construction ---------------------------------------------------------------------
 
     @classmethod

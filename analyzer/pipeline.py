@@ -4,17 +4,20 @@ No SQS, no boto3: everything outside goes through the ports (:mod:`analyzer.port
 Lambda and ``imgpipe run`` share this code. Steps for one object:
 
 1. ``storage.head`` — a missing source whose destination exists is a finished earlier run
-   (``already_done``); a missing source without one was deleted by someone else (``missing``).
+   (``already_done``; if its record says the announcement is still owed, it is sent now); a
+   missing source without one was deleted by someone else (``missing``).
 2. pre-checks (:mod:`analyzer.precheck`) on the size and the first bytes; a rejection goes to the
    failure folder with its reason and no detector call.
 3. ``detector.detect`` with exactly the ruleset's needs; a :class:`PermanentImageError` is a
    rejection too. Throttling and transient errors propagate: the caller retries the message.
 4. the ruleset's verdict; ``storage.copy`` to ``OUTPUT_PREFIX/<verdict>/<relative key>`` with tags;
    ``storage.put_record`` of the JSON result record under ``RESULTS_PREFIX/<verdict>/<rel>.json``;
-   ``storage.delete`` of the source (only after the copy exists); ``notifier.notify``.
+   ``storage.delete`` of the source (only after the copy exists); ``notifier.notify``; the record
+   rewritten with ``notified: true``.
 
 Side effects are ordered so that a crash anywhere loses nothing: before the delete the source is
-still there and a redelivery redoes the work (the copy is an overwrite of the same bytes).
+still there and a redelivery redoes the work (the copy is an overwrite of the same bytes); after
+it, the record tells the redelivery whether the announcement was made.
 """
 
 from __future__ import annotations
@@ -220,7 +223,6 @@ class Pipeline:
         outcome.record_key = self.record_key(ref.key, verdict)
         _timed(timings, "copy",
                lambda: self.storage.copy(info, outcome.destination_key or "", self.tags(outcome)))
-        outcome.notified = self._will_notify(verdict)
         outcome.processed_at = self._clock().isoformat()
         outcome.timings_ms = timings
         timings["total"] = _ms(started)
@@ -228,11 +230,23 @@ class Pipeline:
                lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
         if self.settings.delete_source:
             _timed(timings, "delete", lambda: self.storage.delete(ref.key))
-        notifier = self.notifier
-        if outcome.notified and notifier is not None:
-            _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
+        self._announce(outcome, timings)
         timings["total"] = _ms(started)
         return outcome
+
+    def _announce(self, outcome: ImageOutcome, timings: dict[str, float]) -> None:
+        """Notify if the verdict is announced, then mark the record as notified.
+
+        The mark is what lets a redelivery finish a run that crashed (or whose publish failed)
+        after the source was deleted: the record says the announcement is still owed.
+        """
+        notifier = self.notifier
+        if notifier is None or not self._will_notify(outcome.verdict or "failure"):
+            return
+        _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
+        outcome.notified = True
+        _timed(timings, "record_notified",
+               lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
 
     def _precheck(self, info: ObjectInfo, timings: dict[str, float]) -> str | None:
         limits = self.settings.limits
@@ -277,19 +291,29 @@ class Pipeline:
         """No source: an earlier delivery finished (destination exists), or it was deleted."""
         for verdict in VERDICTS:
             dest = self.destination_key(ref.key, verdict)
-            if self.storage.head(dest) is not None:
-                return ImageOutcome(
-                    status="already_done",
-                    bucket=bucket,
-                    source_key=ref.key,
-                    destination_key=dest,
-                    record_key=self.record_key(ref.key, verdict),
-                    verdict=verdict,
-                    version_id=ref.version_id,
-                    etag=_strip_quotes(ref.etag),
-                    timings_ms=timings,
-                    analyzer_version=self.settings.analyzer_version,
-                )
+            if self.storage.head(dest) is None:
+                continue
+            record_key = self.record_key(ref.key, verdict)
+            record = self.storage.get_record(record_key)
+            if record is not None and record.get("source_key") == ref.key:
+                done = ImageOutcome.from_dict(record)
+                if not done.notified:  # the earlier run stopped between delete and publish
+                    self._announce(done, timings)
+                done.status = "already_done"
+                done.timings_ms = timings
+                return done
+            return ImageOutcome(
+                status="already_done",
+                bucket=bucket,
+                source_key=ref.key,
+                destination_key=dest,
+                record_key=record_key,
+                verdict=verdict,
+                version_id=ref.version_id,
+                etag=_strip_quotes(ref.etag),
+                timings_ms=timings,
+                analyzer_version=self.settings.analyzer_version,
+            )
         return ImageOutcome(
             status="missing",
             bucket=bucket,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from analyzer_testkit import FakeContext, ScenarioDetector, sample
+from botocore.exceptions import ClientError
 
 
 class Crash(BaseException):
@@ -154,3 +155,28 @@ def test_reupload_of_identical_bytes_is_a_new_upload(world: Any) -> None:
     # THEN the second upload is processed too, not mistaken for a duplicate delivery
     assert len(detector.images) == 2 and world.keys("images/") == []
     assert len(world.notifications()) == 2
+
+
+@pytest.mark.parametrize("idempotency", [True, False])
+def test_failed_publish_is_retried_until_announced(world: Any, idempotency: bool) -> None:
+    # GIVEN SNS refusing the first publish (throttled), after the image was moved
+    event = _image_event(world)
+    env = world.idempotency_env() if idempotency else {}
+    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}), **env)
+    sns = analyzer.notifier.client  # the SNS client the function publishes with
+    failures = [ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")]
+
+    def refuse_once(**_: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    sns.meta.events.register("before-call.sns.Publish", refuse_once)
+    first = analyzer.handle(copy.deepcopy(event), FakeContext())
+    assert first["batchItemFailures"] and world.notifications() == []
+    # WHEN SQS redelivers the message
+    second = analyzer.handle(copy.deepcopy(event), FakeContext())
+    # THEN the announcement is made exactly once and the work is not redone
+    assert second == {"batchItemFailures": []}
+    assert len(world.notifications()) == 1
+    assert world.record("results/success/cat.jpg.json")["notified"] is True
+    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]

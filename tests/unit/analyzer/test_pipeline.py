@@ -242,3 +242,51 @@ def test_record_round_trips() -> None:
     pipeline, _storage, *_ = make({"images/x.jpg": sample("animals/cat.jpg")})
     outcome = pipeline.process("images/x.jpg")
     assert ImageOutcome.from_dict(outcome.to_dict()).to_dict() == outcome.to_dict()
+
+
+def test_failed_publish_is_owed_and_sent_by_the_redelivery() -> None:
+    # GIVEN a notifier that fails once (SNS throttled, or a bad topic policy)
+    pipeline, storage, detector, notifier = make({"images/x.jpg": sample("animals/cat.jpg")})
+    sent = notifier.sent
+
+    class Flaky:
+        calls = 0
+
+        def notify(self, notification: object) -> None:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise RuntimeError("publish failed")
+            sent.append(notification)  # type: ignore[arg-type]
+
+    pipeline.notifier = Flaky()
+    # WHEN the first run fails after the source was moved
+    with pytest.raises(RuntimeError):
+        pipeline.process("images/x.jpg")
+    assert "images/x.jpg" not in storage.objects
+    assert storage.records["results/success/x.jpg.json"]["notified"] is False
+    # AND the message is redelivered
+    again = pipeline.process("images/x.jpg")
+    # THEN the owed announcement is made once, from the record, without a new analysis
+    assert again.status == "already_done" and again.notified
+    assert len(sent) == 1 and sent[0].body["categories"] == ["felines"]
+    assert len(detector.images) == 1
+    assert storage.records["results/success/x.jpg.json"]["notified"] is True
+    # AND a further redelivery announces nothing more
+    pipeline.process("images/x.jpg")
+    assert len(sent) == 1
+
+
+def test_record_is_marked_notified_only_after_the_publish() -> None:
+    pipeline, storage, _, notifier = make({"images/x.jpg": sample("animals/cat.jpg")})
+    pipeline.process("images/x.jpg")
+    puts = [key for name, key in storage.calls if name == "put_record"]
+    assert puts == ["results/success/x.jpg.json"] * 2
+    assert storage.records["results/success/x.jpg.json"]["notified"] is True and notifier.sent
+
+
+def test_unannounced_verdict_writes_the_record_once() -> None:
+    pipeline, storage, _, notifier = make({"images/x.jpg": sample("animals/cat.jpg")},
+                                          notify_verdicts=frozenset({"failure"}))
+    pipeline.process("images/x.jpg")
+    assert [n for n, _ in storage.calls].count("put_record") == 1 and notifier.sent == []
+    assert pipeline.process("images/x.jpg").status == "already_done" and notifier.sent == []
