@@ -1,15 +1,20 @@
 """Faces (and so people) with OpenCV's Haar cascade — ImageNet has no "person" class.
 
 ``detectMultiScale2`` reports, per face, how many overlapping candidate windows agreed
-(``n``). That count is mapped to a confidence with ``100 * (1 - 0.85 ** n)``: 5 windows give 56,
-10 give 80, 18 give 95, 30 give 99. Faces under :data:`MIN_CONFIDENCE` are dropped. Measured on the samples:
-Grace Hopper 18 windows, the astronaut 47, no face on the cat, the raccoon, the cup or the page.
+(``n``). Their number depends on how finely the image is rescanned, so it is first normalised to
+a scan step of 1.1 (``d = n * ln SCALE_FACTOR / ln 1.1``) and then mapped to a confidence with
+``100 * (1 - 0.85 ** d)``: d = 5 gives 56, 10 gives 80, 18 gives 95, 30 gives 99. Faces under
+:data:`MIN_CONFIDENCE` are dropped. The search runs on the image scaled to at most
+:data:`MAX_SIDE` px with a scan step of 1.2 (about 3x cheaper than 640 px and 1.1, same faces on
+the samples). Measured on the samples: Grace Hopper 8 windows (92), the astronaut 21 (99.9), no
+face on the cat, the raccoon, the cup, the rocket or the page.
 
 ``cv2.CascadeClassifier`` is not safe to share between threads, so each thread gets its own.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -22,16 +27,17 @@ from analyzer.local.labels import Box, FaceBox
 CASCADE = "haarcascade_frontalface_default.xml"
 MIN_CONFIDENCE = 50.0
 MIN_NEIGHBORS = 3
-SCALE_FACTOR = 1.1
+SCALE_FACTOR = 1.2
 #: Faces smaller than this share of the image's shorter side are ignored.
 MIN_FACE_RATIO = 0.06
 #: Images are searched at most this large (longest side), for speed.
-MAX_SIDE = 640
+MAX_SIDE = 480
 
 
-def neighbors_to_confidence(n: int) -> float:
+def neighbors_to_confidence(n: int, scale_factor: float = SCALE_FACTOR) -> float:
     """The documented mapping from agreeing windows to a 0..100 confidence."""
-    return 100.0 * (1.0 - 0.85 ** max(int(n), 0))
+    density = max(int(n), 0) * math.log(scale_factor) / math.log(1.1)
+    return 100.0 * (1.0 - 0.85**density)
 
 
 class FaceDetector:

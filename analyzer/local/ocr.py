@@ -25,7 +25,7 @@ MIN_CONFIDENCE = 80.0
 MIN_ALNUM = 2
 _ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 MAX_WORDS = 100
-DET_MAX_SIDE = 640
+DET_MAX_SIDE = 480
 TEXT_MODEL_VERSION = "local:rapidocr"
 
 

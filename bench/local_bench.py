@@ -1,0 +1,213 @@
+"""Benchmark of the offline models and of `imgpipe run` (figures for the README's perf section).
+
+Measures, on this machine:
+- model load time of each local model (fresh process, so nothing is cached);
+- per-image latency of each model and of all three analyses together (``LocalDetector.detect``
+  with labels + moderation + text, decode included) on the sample photos scaled to 640 px;
+- cold start to first result: a fresh Python process that imports, loads the models the rules
+  need and analyses one photo;
+- peak memory (max RSS) of a process that loads all models and analyses every photo;
+- images/s of ``imgpipe run`` on a folder of 50 photos with 1 and 2 workers (model load excluded,
+  taken from the run's own ``elapsed_s``; wall time of the whole command printed too).
+
+Run: ``.venv/bin/python bench/local_bench.py`` (``--quick`` for fewer repetitions). Prints a table
+and one JSON line. Targets (2 cores): all three analyses <= 250 ms/image, cold start <= 3 s,
+peak memory <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SAMPLES = ROOT / "samples"
+RULES = SAMPLES / "demo-rules.yaml"
+PHOTOS = [
+    "animals/cat.jpg",
+    "animals/raccoon.jpg",
+    "objects/coffee-cup.jpg",
+    "objects/rocket.jpg",
+    "people/astronaut.jpg",
+    "people/grace-hopper.jpg",
+    "documents/printed-page.png",
+]
+SIDE = 640
+
+
+def photos_at(side: int) -> list[tuple[str, bytes]]:
+    """The sample photos as JPEG/PNG bytes whose longest side is ``side`` px."""
+    from PIL import Image
+
+    out = []
+    for rel in PHOTOS:
+        img = Image.open(SAMPLES / rel).convert("RGB")
+        scale = side / max(img.size)
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        fmt = "PNG" if rel.endswith(".png") else "JPEG"
+        img.save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        out.append((rel, buf.getvalue()))
+    return out
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values) * 1000, 1),
+        "p90": round(sorted(values)[max(0, int(len(values) * 0.9) - 1)] * 1000, 1),
+    }
+
+
+def latency(reps: int) -> dict[str, dict[str, float]]:
+    import numpy as np
+    from PIL import Image
+
+    from analyzer.local.detector import LocalDetector
+    from analyzer.ports import BytesImage
+    from rules import Needs
+
+    detector = LocalDetector()
+    models = detector.models
+    needs = Needs.of("labels", "moderation", "text")
+    models.load(needs)
+    images = photos_at(SIDE)
+    rgbs = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for _, data in images]
+    steps = {
+        "classifier (EfficientNet-Lite0)": lambda rgb: models.classifier().probabilities(rgb),
+        "faces (Haar cascade)": lambda rgb: models.faces().detect(rgb),
+        "moderation (open_nsfw)": lambda rgb: models.nsfw().classify(rgb),
+        "text (RapidOCR)": lambda rgb: models.ocr().read(rgb),
+    }
+    out: dict[str, dict[str, float]] = {}
+    for name, step in steps.items():
+        step(rgbs[0])  # warm
+        times = []
+        for _ in range(reps):
+            for rgb in rgbs:
+                started = time.perf_counter()
+                step(rgb)
+                times.append(time.perf_counter() - started)
+        out[name] = ms(times)
+    times = []
+    per_photo: dict[str, list[float]] = {rel: [] for rel, _ in images}
+    for _ in range(reps):
+        for rel, data in images:
+            started = time.perf_counter()
+            detector.detect(BytesImage(data, rel), needs)
+            elapsed = time.perf_counter() - started
+            times.append(elapsed)
+            per_photo[rel].append(elapsed)
+    out["all three analyses (detect, decode included)"] = ms(times)
+    for rel, values in per_photo.items():
+        out[f"  all three: {rel}"] = ms(values)
+    return out
+
+
+_COLD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    t0 = time.perf_counter()
+    sys.path.insert(0, {root!r})
+    from analyzer.local.detector import LocalDetector
+    from analyzer.ports import BytesImage
+    from rules import load_ruleset
+    rules = load_ruleset({rules!r})
+    detector = LocalDetector()
+    detector.models.load(rules.needs)
+    loads = dict(detector.models.load_ms)
+    first = detector.detect(BytesImage(open({photo!r}, "rb").read(), "cat"), rules.needs)
+    t_first = time.perf_counter() - t0
+    for path in {photos!r}:
+        detector.detect(BytesImage(open(path, "rb").read(), path), rules.needs)
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({{"cold_start_s": t_first, "load_ms": loads, "max_rss_mb": rss_kb / 1024}}))
+    """
+)
+
+
+def cold_start() -> dict[str, object]:
+    script = _COLD.format(
+        root=str(ROOT),
+        rules=str(RULES),
+        photo=str(SAMPLES / PHOTOS[0]),
+        photos=[str(SAMPLES / p) for p in PHOTOS],
+    )
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    data["process_wall_s"] = time.perf_counter() - started
+    return data
+
+
+def run_throughput(n_images: int, workers: int) -> dict[str, float]:
+    imgpipe = shutil.which("imgpipe", path=str(Path(sys.executable).parent))
+    if imgpipe is None:
+        raise SystemExit("imgpipe is not installed in this environment (make venv)")
+    images = photos_at(SIDE)
+    with tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as tmp:
+        folder = Path(tmp) / "photos"
+        for i in range(n_images):
+            rel, data = images[i % len(images)]
+            path = folder / f"{i:03d}-{Path(rel).name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        started = time.perf_counter()
+        result = subprocess.run(
+            [imgpipe, "run", str(folder), "--rules", str(RULES), "--out", str(Path(tmp) / "out"),
+             "--workers", str(workers), "--json"],
+            capture_output=True, text=True, check=False,
+        )
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"imgpipe run failed ({result.returncode}): {result.stderr}")
+        data = json.loads(result.stdout)
+    return {
+        "images": n_images,
+        "workers": workers,
+        "elapsed_s": data["elapsed_s"],
+        "images_per_s": round(n_images / data["elapsed_s"], 2),
+        "wall_s_incl_startup": round(wall, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    reps = 2 if args.quick else 5
+
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; photos scaled to {SIDE} px")
+    cold = cold_start()
+    lat = latency(reps)
+    runs = [run_throughput(50, 1), run_throughput(50, 2)]
+
+    print("\nper-image latency (ms, median / p90, one image at a time, intra-op threads = all CPUs)")
+    for name, values in lat.items():
+        print(f"  {name:<52} {values['median']:>7.1f} {values['p90']:>7.1f}")
+    print("\nmodel load (ms, fresh process):")
+    for name, value in dict(cold["load_ms"]).items():  # type: ignore[call-overload]
+        print(f"  {name:<20} {value:>8.1f}")
+    print(f"cold start to first result: {cold['cold_start_s']:.2f} s "
+          f"(process wall incl. interpreter start {cold['process_wall_s']:.2f} s)")
+    print(f"peak memory (max RSS, all models + every photo): {cold['max_rss_mb']:.0f} MB")
+    print("\nimgpipe run on 50 photos (demo rules: labels + moderation + text):")
+    for run in runs:
+        print(f"  {run['workers']} worker(s): {run['images_per_s']:.2f} images/s "
+              f"({run['elapsed_s']:.1f} s; whole command {run['wall_s_incl_startup']:.1f} s)")
+    print(json.dumps({"latency_ms": lat, "cold": cold, "run": runs}))
+
+
+if __name__ == "__main__":
+    main()
