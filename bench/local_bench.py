@@ -55,7 +55,9 @@ def photos_at(side: int) -> list[tuple[str, bytes]]:
     for rel in PHOTOS:
         img = Image.open(SAMPLES / rel).convert("RGB")
         scale = side / max(img.size)
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        img = img.resize(
+            (round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS
+        )
         buf = io.BytesIO()
         fmt = "PNG" if rel.endswith(".png") else "JPEG"
         img.save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
@@ -63,10 +65,12 @@ def photos_at(side: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def ms(values: list[float]) -> dict[str, float]:
+def ms(values: list[float], cpu: list[float]) -> dict[str, float]:
+    """Wall-clock median and p90, and the median CPU time (all threads) per image, in ms."""
     return {
         "median": round(statistics.median(values) * 1000, 1),
         "p90": round(sorted(values)[max(0, int(len(values) * 0.9) - 1)] * 1000, 1),
+        "cpu_median": round(statistics.median(cpu) * 1000, 1),
     }
 
 
@@ -93,32 +97,35 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, step in steps.items():
         step(rgbs[0])  # warm
-        times = []
+        times, cpus = [], []
         for _ in range(reps):
             for rgb in rgbs:
-                started = time.perf_counter()
+                started, cpu0 = time.perf_counter(), time.process_time()
                 step(rgb)
                 times.append(time.perf_counter() - started)
-        out[name] = ms(times)
-    times = []
-    per_photo: dict[str, list[float]] = {rel: [] for rel, _ in images}
+                cpus.append(time.process_time() - cpu0)
+        out[name] = ms(times, cpus)
+    times, cpus = [], []
+    per_photo: dict[str, tuple[list[float], list[float]]] = {rel: ([], []) for rel, _ in images}
     for _ in range(reps):
         for rel, data in images:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             detector.detect(BytesImage(data, rel), needs)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
             times.append(elapsed)
-            per_photo[rel].append(elapsed)
-    out["all three analyses (detect, decode included)"] = ms(times)
-    for rel, values in per_photo.items():
-        out[f"  all three: {rel}"] = ms(values)
+            cpus.append(cpu)
+            per_photo[rel][0].append(elapsed)
+            per_photo[rel][1].append(cpu)
+    out["all three analyses (detect, decode included)"] = ms(times, cpus)
+    for rel, (wall, cpu_list) in per_photo.items():
+        out[f"  all three: {rel}"] = ms(wall, cpu_list)
     return out
 
 
 _COLD = textwrap.dedent(
     """
     import json, resource, sys, time
-    t0 = time.perf_counter()
+    spawned = float(sys.argv[1])
     sys.path.insert(0, {root!r})
     from analyzer.local.detector import LocalDetector
     from analyzer.ports import BytesImage
@@ -128,7 +135,7 @@ _COLD = textwrap.dedent(
     detector.models.load(rules.needs)
     loads = dict(detector.models.load_ms)
     first = detector.detect(BytesImage(open({photo!r}, "rb").read(), "cat"), rules.needs)
-    t_first = time.perf_counter() - t0
+    t_first = time.time() - spawned
     for path in {photos!r}:
         detector.detect(BytesImage(open(path, "rb").read(), path), rules.needs)
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -144,10 +151,13 @@ def cold_start() -> dict[str, object]:
         photo=str(SAMPLES / PHOTOS[0]),
         photos=[str(SAMPLES / p) for p in PHOTOS],
     )
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script, repr(time.time())],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    data["process_wall_s"] = time.perf_counter() - started
     return data
 
 
@@ -165,9 +175,21 @@ def run_throughput(n_images: int, workers: int) -> dict[str, float]:
             path.write_bytes(data)
         started = time.perf_counter()
         result = subprocess.run(
-            [imgpipe, "run", str(folder), "--rules", str(RULES), "--out", str(Path(tmp) / "out"),
-             "--workers", str(workers), "--json"],
-            capture_output=True, text=True, check=False,
+            [
+                imgpipe,
+                "run",
+                str(folder),
+                "--rules",
+                str(RULES),
+                "--out",
+                str(Path(tmp) / "out"),
+                "--workers",
+                str(workers),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         wall = time.perf_counter() - started
         if result.returncode != 0:
@@ -188,24 +210,38 @@ def main() -> None:
     args = parser.parse_args()
     reps = 2 if args.quick else 5
 
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; photos scaled to {SIDE} px")
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; photos scaled to {SIDE} px; "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
     cold = cold_start()
     lat = latency(reps)
     runs = [run_throughput(50, 1), run_throughput(50, 2)]
 
-    print("\nper-image latency (ms, median / p90, one image at a time, intra-op threads = all CPUs)")
+    print(
+        "\nper-image latency, one image at a time, all CPUs per model (ms: wall median, wall p90, CPU median)"
+    )
     for name, values in lat.items():
-        print(f"  {name:<52} {values['median']:>7.1f} {values['p90']:>7.1f}")
+        print(
+            f"  {name:<52} {values['median']:>7.1f} {values['p90']:>7.1f} {values['cpu_median']:>7.1f}"
+        )
     print("\nmodel load (ms, fresh process):")
     for name, value in dict(cold["load_ms"]).items():  # type: ignore[call-overload]
         print(f"  {name:<20} {value:>8.1f}")
-    print(f"cold start to first result: {cold['cold_start_s']:.2f} s "
-          f"(process wall incl. interpreter start {cold['process_wall_s']:.2f} s)")
+    print(
+        f"cold start to first result (fresh process: interpreter, imports, model loads, 1 photo): "
+        f"{cold['cold_start_s']:.2f} s"
+    )
     print(f"peak memory (max RSS, all models + every photo): {cold['max_rss_mb']:.0f} MB")
     print("\nimgpipe run on 50 photos (demo rules: labels + moderation + text):")
     for run in runs:
-        print(f"  {run['workers']} worker(s): {run['images_per_s']:.2f} images/s "
-              f"({run['elapsed_s']:.1f} s; whole command {run['wall_s_incl_startup']:.1f} s)")
+        print(
+            f"  {run['workers']} worker(s): {run['images_per_s']:.2f} images/s "
+            f"({run['elapsed_s']:.1f} s; whole command {run['wall_s_incl_startup']:.1f} s)"
+        )
+    print(
+        f"load average after: {os.getloadavg()[0]:.2f} (other processes on the machine skew wall times)"
+    )
     print(json.dumps({"latency_ms": lat, "cold": cold, "run": runs}))
 
 

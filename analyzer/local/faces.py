@@ -6,7 +6,7 @@ a scan step of 1.1 (``d = n * ln SCALE_FACTOR / ln 1.1``) and then mapped to a c
 ``100 * (1 - 0.85 ** d)``: d = 5 gives 56, 10 gives 80, 18 gives 95, 30 gives 99. Faces under
 :data:`MIN_CONFIDENCE` are dropped. The search runs on the image scaled to at most
 :data:`MAX_SIDE` px with a scan step of 1.2 (about 3x cheaper than 640 px and 1.1, same faces on
-the samples). Measured on the samples: Grace Hopper 8 windows (92), the astronaut 21 (99.9), no
+the samples). Measured on the samples: Grace Hopper 8 windows (92), the astronaut 21 (99.8), no
 face on the cat, the raccoon, the cup, the rocket or the page.
 
 ``cv2.CascadeClassifier`` is not safe to share between threads, so each thread gets its own.
