@@ -28,7 +28,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,7 +90,7 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
     models.load(needs)
     images = photos_at(SIDE)
     rgbs = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for _, data in images]
-    steps = {
+    steps: dict[str, Callable[[Any], Any]] = {
         "classifier (EfficientNet-Lite0)": lambda rgb: models.classifier().probabilities(rgb),
         "faces (Haar cascade)": lambda rgb: models.faces().detect(rgb),
         "moderation (open_nsfw)": lambda rgb: models.nsfw().classify(rgb),

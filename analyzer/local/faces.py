@@ -37,7 +37,7 @@ MAX_SIDE = 480
 def neighbors_to_confidence(n: int, scale_factor: float = SCALE_FACTOR) -> float:
     """The documented mapping from agreeing windows to a 0..100 confidence."""
     density = max(int(n), 0) * math.log(scale_factor) / math.log(1.1)
-    return 100.0 * (1.0 - 0.85**density)
+    return float(100.0 * (1.0 - 0.85**density))
 
 
 class FaceDetector:

@@ -18,9 +18,9 @@ def thumbnail_data_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
     except ImportError:  # Pillow comes with the `local` extra; the report still works without
         return None
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img).convert("RGB")
+        with Image.open(path) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened).convert("RGB")
             img.thumbnail((side, side))
             buf = io.BytesIO()
             img.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
