@@ -30,8 +30,18 @@ def rekognition_detector(client: Any = None) -> Detector:
 
     if client is None:
         import boto3
+        from botocore.exceptions import BotoCoreError
 
-        client = boto3.client("rekognition", config=client_config())
+        session = boto3.session.Session()
+        if session.get_credentials() is None:
+            raise LocalError(
+                "no AWS credentials found (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID); "
+                "--backend local or replay need none"
+            )
+        try:
+            client = session.client("rekognition", config=client_config())
+        except BotoCoreError as exc:  # e.g. no region configured
+            raise LocalError(f"cannot create a Rekognition client: {exc}") from exc
     return RekognitionDetector(client)
 
 

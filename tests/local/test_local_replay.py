@@ -50,8 +50,9 @@ def test_replay_returns_exactly_what_was_recorded_whatever_the_file_name(tmp_pat
     )
 
     # WHEN the same bytes are replayed under another name
-    replayed = ReplayDetector(store).detect(BytesImage(sample("animals/cat.jpg"), "elsewhere/cat.jpg"),
-                                            Needs.of("labels"))
+    replayed = ReplayDetector(store).detect(
+        BytesImage(sample("animals/cat.jpg"), "elsewhere/cat.jpg"), Needs.of("labels")
+    )
 
     # THEN the responses are identical, only the needed ones come back, and no call is counted
     assert replayed.responses == {"labels": recorded.responses["labels"]}
@@ -65,7 +66,9 @@ def test_replay_returns_exactly_what_was_recorded_whatever_the_file_name(tmp_pat
 
 def test_unrecorded_image_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RecordingNotFoundError, match=r"no recording for dog\.jpg .* --record DIR"):
-        ReplayDetector(RecordingStore(tmp_path)).detect(BytesImage(b"\xff\xd8\xffnew", "dog.jpg"), Needs.of("labels"))
+        ReplayDetector(RecordingStore(tmp_path)).detect(
+            BytesImage(b"\xff\xd8\xffnew", "dog.jpg"), Needs.of("labels")
+        )
 
 
 def test_replay_refuses_a_recording_that_lacks_what_the_rules_need(tmp_path: Path) -> None:
@@ -79,7 +82,9 @@ def test_replay_refuses_a_recording_that_lacks_what_the_rules_need(tmp_path: Pat
         ReplayDetector(store).detect(image, Needs.of("labels", "text"))
     # AND image properties count as missing too
     with pytest.raises(RecordingMismatchError, match=r"labels\.ImageProperties"):
-        ReplayDetector(store).detect(image, Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"})))
+        ReplayDetector(store).detect(
+            image, Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"}))
+        )
 
 
 def test_recording_again_merges_new_analyses(tmp_path: Path) -> None:
@@ -103,7 +108,10 @@ def test_permanent_errors_are_recorded_and_replayed(tmp_path: Path) -> None:
     # WHEN replayed THEN the same reason comes back, without any model
     with pytest.raises(PermanentImageError) as info:
         ReplayDetector(store).detect(image, Needs.of("labels"))
-    assert (info.value.reason, info.value.message) == ("rekognition:invalid_image_format", "DetectLabels: bad image")
+    assert (info.value.reason, info.value.message) == (
+        "rekognition:invalid_image_format",
+        "DetectLabels: bad image",
+    )
 
 
 def test_backend_factory(tmp_path: Path) -> None:
@@ -119,3 +127,44 @@ def test_backend_factory(tmp_path: Path) -> None:
 class _FakeClient:
     def __getattr__(self, name: str) -> Any:  # never called in this test
         raise AssertionError(name)
+
+
+def test_rekognition_backend_sends_bytes_and_its_answers_replay_identically(tmp_path: Path) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    # GIVEN a Rekognition client stubbed with real payloads, behind --backend rekognition --record
+    client = boto3.client(
+        "rekognition", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    data = sample("animals/cat.jpg")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "detect_labels", LABELS, {"Image": {"Bytes": data}, "Features": ["GENERAL_LABELS"]}
+        )
+        detector = make_detector("rekognition", record_dir=tmp_path, rekognition_client=client)
+
+        # WHEN it analyses a local file
+        live = detector.detect(BytesImage(data, "cat.jpg"), Needs.of("labels"))
+        stub.assert_no_pending_responses()
+
+    # THEN Rekognition got the bytes, once, and replay gives back the same response for free
+    assert live.calls == {"DetectLabels": 1}
+    replayed = ReplayDetector(RecordingStore(tmp_path)).detect(
+        BytesImage(data, "renamed.jpg"), Needs.of("labels")
+    )
+    assert replayed.responses == live.responses
+
+
+def test_rekognition_backend_without_credentials_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from analyzer.local.errors import LocalError
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(LocalError, match="no AWS credentials found"):
+        make_detector("rekognition")
