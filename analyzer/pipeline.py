@@ -12,16 +12,17 @@ Lambda and ``imgpipe run`` share this code. Steps for one object:
    rejection too. Throttling and transient errors propagate: the caller retries the message.
 4. the ruleset's verdict; ``storage.copy`` to ``OUTPUT_PREFIX/<verdict>/<relative key>`` with tags;
    ``storage.put_record`` of the JSON result record under ``RESULTS_PREFIX/<verdict>/<rel>.json``;
-   ``storage.delete`` of the source (only after the copy exists); ``notifier.notify``; the record
-   rewritten with ``notified: true``.
+   ``storage.delete`` of the source (only after the copy exists); the record marked
+   ``notified: true``; ``notifier.notify`` (a raised publish error clears the mark again).
 
 Side effects are ordered so that a crash anywhere loses nothing: before the delete the source is
 still there and a redelivery redoes the work (the copy is an overwrite of the same bytes); after
-it, the record tells the redelivery whether the announcement was made.
+it, the record tells the redelivery whether the announcement is still owed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -235,18 +236,25 @@ class Pipeline:
         return outcome
 
     def _announce(self, outcome: ImageOutcome, timings: dict[str, float]) -> None:
-        """Notify if the verdict is announced, then mark the record as notified.
+        """Announce the verdict (if it is announced) at most once, and never silently drop it.
 
-        The mark is what lets a redelivery finish a run that crashed (or whose publish failed)
-        after the source was deleted: the record says the announcement is still owed.
+        The record is marked ``notified`` *before* the publish: a process that dies during or
+        after the publish is never announced twice. A publish that *raises* (throttled, bad topic
+        policy) clears the mark again before the error propagates, so the redelivery announces.
         """
         notifier = self.notifier
         if notifier is None or not self._will_notify(outcome.verdict or "failure"):
             return
-        _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
+        key = outcome.record_key or ""
         outcome.notified = True
-        _timed(timings, "record_notified",
-               lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
+        _timed(timings, "record_notified", lambda: self.storage.put_record(key, outcome.to_dict()))
+        try:
+            _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
+        except Exception:
+            outcome.notified = False
+            with contextlib.suppress(Exception):  # best effort: the publish error is what matters
+                self.storage.put_record(key, outcome.to_dict())
+            raise
 
     def _precheck(self, info: ObjectInfo, timings: dict[str, float]) -> str | None:
         limits = self.settings.limits

@@ -276,12 +276,60 @@ def test_failed_publish_is_owed_and_sent_by_the_redelivery() -> None:
     assert len(sent) == 1
 
 
-def test_record_is_marked_notified_only_after_the_publish() -> None:
+def test_record_is_marked_notified_before_the_publish() -> None:
     pipeline, storage, _, notifier = make({"images/x.jpg": sample("animals/cat.jpg")})
+    marks: list[bool] = []
+
+    class Watching:
+        def notify(self, notification: object) -> None:
+            marks.append(storage.records["results/success/x.jpg.json"]["notified"])
+            notifier.sent.append(notification)  # type: ignore[arg-type]
+
+    pipeline.notifier = Watching()
     pipeline.process("images/x.jpg")
     puts = [key for name, key in storage.calls if name == "put_record"]
     assert puts == ["results/success/x.jpg.json"] * 2
-    assert storage.records["results/success/x.jpg.json"]["notified"] is True and notifier.sent
+    assert marks == [True] and len(notifier.sent) == 1
+
+
+class Crash(BaseException):
+    """The process dies (timeout, OOM): nothing gets to clean up."""
+
+
+def test_crash_after_the_publish_never_announces_twice() -> None:
+    pipeline, _storage, _, notifier = make({"images/x.jpg": sample("animals/cat.jpg")})
+    sent = notifier.sent
+
+    class PublishThenDie:
+        def notify(self, notification: object) -> None:
+            sent.append(notification)  # type: ignore[arg-type]
+            raise Crash()
+
+    pipeline.notifier = PublishThenDie()
+    with pytest.raises(Crash):
+        pipeline.process("images/x.jpg")
+    pipeline.notifier = notifier
+    assert pipeline.process("images/x.jpg").status == "already_done"
+    assert len(sent) == 1
+
+
+def test_crash_between_delete_and_the_mark_is_announced_by_the_redelivery() -> None:
+    pipeline, storage, _, notifier = make({"images/x.jpg": sample("animals/cat.jpg")})
+    original = storage.put_record
+    calls = {"n": 0}
+
+    def put_record(key: str, record: dict[str, object]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the mark before the publish
+            raise Crash()
+        original(key, record)
+
+    storage.put_record = put_record  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        pipeline.process("images/x.jpg")
+    assert "images/x.jpg" not in storage.objects and notifier.sent == []
+    again = pipeline.process("images/x.jpg")
+    assert again.status == "already_done" and len(notifier.sent) == 1
 
 
 def test_unannounced_verdict_writes_the_record_once() -> None:
