@@ -32,6 +32,10 @@ from rules.features import Needs
 
 T = TypeVar("T")
 
+#: Large JPEGs are decoded at a reduced scale keeping both sides >= this (JPEG DCT scaling): every
+#: model works on 640 px or less and boxes are relative; a 12 MP photo decodes at 2000x1500.
+MAX_DECODE_SIDE = 1024
+
 MODEL_VERSIONS = {
     "DetectLabels": labels_mod.LABEL_MODEL_VERSION,
     "DetectModerationLabels": "local:open_nsfw+efficientnet-lite0",
@@ -101,13 +105,18 @@ class LocalModels:
 
 
 def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
-    """Decode an image to RGB uint8 (EXIF orientation applied) and the PIL image."""
+    """Decode an image to RGB uint8 (EXIF orientation applied) and the PIL image.
+
+    Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale, keeping both sides >= MAX_DECODE_SIDE.
+    """
     if not isinstance(image, BytesImage):
         raise LocalError(f"the local backend reads image bytes, not {type(image).__name__}")
     pil = require("PIL.Image")
     ops = require("PIL.ImageOps")
     try:
         img = pil.open(io.BytesIO(image.data))
+        # JPEG: decode at a reduced scale when the photo is much larger than any model needs
+        img.draft("RGB", (MAX_DECODE_SIDE, MAX_DECODE_SIDE))
         img.load()
         img = ops.exif_transpose(img).convert("RGB")
     except (OSError, ValueError, SyntaxError) as exc:

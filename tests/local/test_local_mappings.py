@@ -242,3 +242,18 @@ def test_missing_optional_package_names_the_extra(monkeypatch: pytest.MonkeyPatc
         require("rapidocr")
     assert "pip install 'image-pipeline[local]'" in str(info.value)
     assert info.value.package == "rapidocr"
+
+
+def test_large_jpegs_are_decoded_at_a_reduced_scale() -> None:
+    from PIL import Image
+
+    from analyzer.local.detector import decode
+    from analyzer.ports import BytesImage
+
+    # GIVEN a 12 MP JPEG
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (200, 120, 40)).save(buf, "JPEG")
+
+    # WHEN decoded for the models THEN it is at 1/2 scale (both sides still >= 1024)
+    rgb, _ = decode(BytesImage(buf.getvalue(), "big.jpg"))
+    assert rgb.shape == (1500, 2000, 3)
