@@ -16,10 +16,6 @@ class PermanentImageError(AnalyzerError):
         self.message = message
 
 
-class NotificationNotSentError(AnalyzerError):
-    """The notifier is certain the announcement was not delivered (safe to announce again)."""
-
-
 class MalformedRecordError(AnalyzerError):
     """An SQS record whose body is not an S3 event notification."""
 

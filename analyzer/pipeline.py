@@ -13,7 +13,7 @@ Lambda and ``imgpipe run`` share this code. Steps for one object:
 4. the ruleset's verdict; ``storage.copy`` to ``OUTPUT_PREFIX/<verdict>/<relative key>`` with tags;
    ``storage.put_record`` of the JSON result record under ``RESULTS_PREFIX/<verdict>/<rel>.json``;
    ``storage.delete`` of the source (only after the copy exists); the record marked
-   ``notified: true``; ``notifier.notify`` (a publish known to have failed clears the mark again).
+   ``notified: true``; ``notifier.notify`` (a raised publish error clears the mark again).
 
 Side effects are ordered so that a crash anywhere loses nothing: before the delete the source is
 still there and a redelivery redoes the work (the copy is an overwrite of the same bytes); after
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from analyzer import __version__
-from analyzer.errors import AnalyzerError, NotificationNotSentError, PermanentImageError
+from analyzer.errors import AnalyzerError, PermanentImageError
 from analyzer.ports import Detector, Notification, Notifier, ObjectInfo, ObjectRef, Storage
 from analyzer.precheck import DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_size, describe, precheck
 from rules import Analysis, Ruleset
@@ -239,10 +239,8 @@ class Pipeline:
         """Announce the verdict (if it is announced) at most once, and never silently drop it.
 
         The record is marked ``notified`` *before* the publish: a process that dies during or
-        after the publish is never announced twice. A publish the notifier *knows* failed
-        (:class:`NotificationNotSentError`: throttled, bad topic policy) clears the mark again
-        before the error propagates, so the redelivery announces; an ambiguous failure (a 5xx, a
-        read timeout: SNS may have delivered) keeps it, so nobody is told twice.
+        after the publish is never announced twice. A publish that *raises* (throttled, bad topic
+        policy) clears the mark again before the error propagates, so the redelivery announces.
         """
         notifier = self.notifier
         if notifier is None or not self._will_notify(outcome.verdict or "failure"):
@@ -252,7 +250,7 @@ class Pipeline:
         _timed(timings, "record_notified", lambda: self.storage.put_record(key, outcome.to_dict()))
         try:
             _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
-        except NotificationNotSentError:
+        except Exception:
             outcome.notified = False
             with contextlib.suppress(Exception):  # best effort: the publish error is what matters
                 self.storage.put_record(key, outcome.to_dict())
