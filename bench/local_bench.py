@@ -119,6 +119,15 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
             per_photo[rel][0].append(elapsed)
             per_photo[rel][1].append(cpu)
     out["all three analyses (detect, decode included)"] = ms(times, cpus)
+    no_text = Needs.of("labels", "moderation")
+    times, cpus = [], []
+    for _ in range(reps):
+        for rel, data in images:
+            started, cpu0 = time.perf_counter(), time.process_time()
+            detector.detect(BytesImage(data, rel), no_text)
+            times.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu0)
+    out["labels + moderation, no text (detect)"] = ms(times, cpus)
     for rel, (wall, cpu_list) in per_photo.items():
         out[f"  all three: {rel}"] = ms(wall, cpu_list)
     return out
