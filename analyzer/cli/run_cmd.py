@@ -109,7 +109,7 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", "-w", min=1, help="Parallel images [default: CPUs].", show_default=False
+            "--workers", "-w", min=1, help="Parallel images (default: the CPUs available).", show_default=False
         ),
     ] = None,
     json_out: Annotated[
