@@ -240,7 +240,9 @@ class Pipeline:
 
         The record is marked ``notified`` *before* the publish: a process that dies during or
         after the publish is never announced twice. A publish that *raises* (throttled, bad topic
-        policy) clears the mark again before the error propagates, so the redelivery announces.
+        policy, a 5xx, a timeout) clears the mark again before the error propagates, so the
+        redelivery announces: like SNS itself, announcements are at-least-once, and a duplicate
+        needs SNS to have delivered despite answering with an error.
         """
         notifier = self.notifier
         if notifier is None or not self._will_notify(outcome.verdict or "failure"):

@@ -1,0 +1,63 @@
+"""The SNS adapter: message shape and subject rules (botocore Stubber, no AWS)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.stub import Stubber
+
+from analyzer.ports import Notification
+from analyzer.sns import SnsNotifier, sns_subject
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:verdicts"
+NOTE = Notification(
+    subject="imgpipe review: été/b c.jpg (people)",
+    body={"bucket": "b", "source_key": "images/été/b c.jpg", "verdict": "review",
+          "categories": ["people"], "matches": []},
+    verdict="review",
+    categories=("people",),
+)
+
+
+def _client() -> Any:
+    return boto3.client("sns", region_name="eu-west-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")
+
+
+def test_publish_shape() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response("publish", {"MessageId": "1"}, {
+            "TopicArn": TOPIC,
+            "Subject": "imgpipe review: ?t?/b c.jpg (people)",
+            "Message": json.dumps(dict(NOTE.body), ensure_ascii=False),
+            "MessageAttributes": {
+                "verdict": {"DataType": "String", "StringValue": "review"},
+                "categories": {"DataType": "String.Array", "StringValue": '["people"]'},
+            },
+        })
+        SnsNotifier(client, TOPIC).notify(NOTE)
+        stub.assert_no_pending_responses()
+
+
+def test_empty_categories_are_an_empty_array() -> None:
+    client = _client()
+    note = Notification("s", {"verdict": "failure"}, "failure", ())
+    with Stubber(client) as stub:
+        stub.add_response("publish", {"MessageId": "1"}, {
+            "TopicArn": TOPIC, "Subject": "s", "Message": '{"verdict": "failure"}',
+            "MessageAttributes": {
+                "verdict": {"DataType": "String", "StringValue": "failure"},
+                "categories": {"DataType": "String.Array", "StringValue": "[]"},
+            },
+        })
+        SnsNotifier(client, TOPIC).notify(note)
+
+
+def test_subject_is_ascii_one_line_and_short() -> None:
+    subject = sns_subject("imgpipe failure: " + "ünïcode/" * 30 + "\nsecond line")
+    assert subject.isascii() and "\n" not in subject and len(subject) < 100
+    assert subject.endswith("...")
+    assert sns_subject("   ") == "imgpipe"
