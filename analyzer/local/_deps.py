@@ -20,9 +20,14 @@ _DISTRIBUTIONS = {
 }
 
 
+def distribution_for(module: str) -> str:
+    """The distribution to install for an import name (``PIL`` -> ``Pillow``)."""
+    return _DISTRIBUTIONS.get(module.split(".")[0], module)
+
+
 def require(module: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError` naming what to install."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingExtraError(_DISTRIBUTIONS.get(module.split(".")[0], module)) from exc
+        raise MissingExtraError(distribution_for(module)) from exc

@@ -6,7 +6,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from analyzer.local.errors import LocalError
+from analyzer.local._deps import distribution_for
+from analyzer.local.errors import LocalError, MissingExtraError
 from analyzer.local.replay import RecordingDetector, RecordingStore, ReplayDetector
 from analyzer.ports import Detector
 from rules.features import Needs
@@ -62,7 +63,10 @@ def make_detector(
         return ReplayDetector(RecordingStore(record_dir))
     detector: Detector
     if backend is Backend.LOCAL:
-        from analyzer.local.detector import LocalDetector
+        try:
+            from analyzer.local.detector import LocalDetector
+        except ImportError as exc:  # numpy / Pillow missing
+            raise MissingExtraError(distribution_for(exc.name or "numpy")) from exc
 
         detector = LocalDetector(threads=threads)
     else:
@@ -75,14 +79,14 @@ def make_detector(
 def warm_up(detector: Detector, needs: Needs) -> dict[str, float]:
     """Load the local models ``needs`` asks for now (so a missing package fails before any work).
 
-    Returns the load time of each model in milliseconds (empty for other backends).
+    Returns the load time of each model in milliseconds (empty for other backends). Wrappers
+    (recording, capturing) are looked through via their ``inner`` detector.
     """
-    from analyzer.local.detector import LocalDetector
-
     inner: Any = detector
-    while not isinstance(inner, LocalDetector) and hasattr(inner, "inner"):
+    while not hasattr(inner, "models") and hasattr(inner, "inner"):
         inner = inner.inner
-    if isinstance(inner, LocalDetector):
-        inner.models.load(needs)
-        return dict(inner.models.load_ms)
-    return {}
+    models = getattr(inner, "models", None)
+    if models is None:
+        return {}
+    models.load(needs)
+    return dict(models.load_ms)

