@@ -56,7 +56,7 @@ BREAKDOWN = """
 import json, os, time
 marks = [("start", time.perf_counter())]
 def mark(name): marks.append((name, time.perf_counter()))
-import boto3; mark("import boto3")
+import botocore.session; mark("import botocore")
 import pydantic, pydantic.main; mark("import pydantic")
 import yaml; mark("import yaml")
 from aws_lambda_powertools import Logger, Metrics; mark("import powertools Logger+Metrics")
