@@ -9,9 +9,10 @@ For each analysed object ``OUTPUT_PREFIX<verdict>/<rel>`` under the prefix:
    and therefore a new key anyway;
 3. copy it back to ``INPUT_PREFIX<rel>`` (metadata kept, verdict tags dropped): S3 sends the
    ``ObjectCreated:Copy`` event that feeds the queue;
-4. delete the analysed copy and its result record — the exact versions listed in a versioned
-   bucket, so a newer copy the pipeline has already written is never touched; in an unversioned
-   bucket only if ETag and LastModified are still the ones seen (a narrow race, documented).
+4. delete the analysed copy and its result record — in a versioned bucket the version seen and
+   the older ones, so a newer copy the pipeline has already written stays current; in an
+   unversioned bucket only if ETag and LastModified are still the ones seen (a narrow race:
+   LastModified has a resolution of one second).
 
 A crash between 3 and 4 leaves the old analysed copy next to the re-queued image; running the
 same command again converges (the stale copy is sent back once more and re-analysed).
@@ -163,16 +164,35 @@ def _requeue(
 
 
 def _delete_seen(s3: Any, bucket: str, key: str, seen: dict[str, Any], versioned: bool) -> None:
-    """Delete exactly the object version that was seen, never a newer one."""
+    """Delete the object as it was seen, never a newer write.
+
+    Versioned: the seen version and every older one (deleting only the seen version would make
+    the previous one current again); a version written after it stays current.
+    """
     version = seen.get("VersionId")
     if versioned and version and version != "null":
-        s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+        for old in _versions_from(s3, bucket, key, version):
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=old)
         return
     now = _head(s3, bucket, key)
     if now is None:
         return
     if now.get("ETag") == seen.get("ETag") and now.get("LastModified") == seen.get("LastModified"):
         s3.delete_object(Bucket=bucket, Key=key)
+
+
+def _versions_from(s3: Any, bucket: str, key: str, version: str) -> list[str]:
+    """``version`` and the versions (and delete markers) of ``key`` older than it."""
+    ordered: list[tuple[str, str]] = []  # (LastModified ISO, VersionId), S3 lists newest first
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for entry in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
+            if entry.get("Key") == key and entry.get("VersionId"):
+                ordered.append((entry["LastModified"].isoformat(), entry["VersionId"]))
+    ordered.sort(key=lambda item: item[0], reverse=True)
+    ids = [vid for _, vid in ordered]
+    if version not in ids:
+        return [version]
+    return ids[ids.index(version):]
 
 
 def _versioned(s3: Any, bucket: str) -> bool:
