@@ -49,10 +49,17 @@ class TextReader:
         self._warm = False
 
     def warm_up(self) -> None:
-        """Load the lazily built ONNX sessions now (RapidOCR builds them on first use)."""
+        """Load the lazily built ONNX sessions now (RapidOCR builds them on first use).
+
+        The warm-up image carries printed text, so detection finds a line and the recogniser
+        loads too.
+        """
         with self._lock:
             if not self._warm:
-                self._engine(np.full((64, 256, 3), 255, dtype=np.uint8))
+                cv2 = require("cv2")
+                img = np.full((64, 320, 3), 255, dtype=np.uint8)
+                cv2.putText(img, "imgpipe 2024", (10, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 2)
+                self._engine(img)
                 self._warm = True
 
     def read(self, rgb: np.ndarray) -> dict[str, Any]:
