@@ -471,6 +471,9 @@ class MotoStack:
                 BillingMode="PAY_PER_REQUEST",
             )
         self.uploaded: dict[str, bytes] = {}
+        # SQS calls are atomic in AWS; in-process moto is not thread-safe, so the emulated event
+        # source mapping serialises its own SQS calls (the handler invocations stay concurrent).
+        self._sqs_lock = threading.Lock()
 
     def queue_arn(self, url: str) -> str:
         return self.sqs.get_queue_attributes(
@@ -542,10 +545,11 @@ class MotoStack:
                 with lock:
                     if stats.invocations >= max_invocations:
                         return
-                msgs = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=batch_size,
-                    VisibilityTimeout=360, AttributeNames=["All"],
-                ).get("Messages") or []
+                with self._sqs_lock:
+                    msgs = self.sqs.receive_message(
+                        QueueUrl=self.queue_url, MaxNumberOfMessages=batch_size,
+                        VisibilityTimeout=360, AttributeNames=["All"],
+                    ).get("Messages") or []
                 if not msgs:
                     with lock:
                         if in_flight[0] == 0:
@@ -596,11 +600,12 @@ class MotoStack:
         assert failed <= known, f"unknown itemIdentifier in {failed - known}"
         done = [m for m in msgs if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
-                         for j, m in enumerate(done[i:i + 10])],
-            )
+            with self._sqs_lock:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                             for j, m in enumerate(done[i:i + 10])],
+                )
         self._release([m for m in msgs if m["MessageId"] in failed])
         with lock:
             stats.item_failures += len(failed)
@@ -609,11 +614,8 @@ class MotoStack:
     def _release(self, msgs: list[dict[str, Any]]) -> None:
         """The visibility timeout elapses: the messages are visible again."""
         if msgs:
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                         for j, m in enumerate(msgs)],
-            )
+            with self._sqs_lock:
+                self._release_on(self.queue_url, msgs)
 
     def _lambda_record(self, msg: dict[str, Any]) -> dict[str, Any]:
         return {

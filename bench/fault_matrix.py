@@ -1,0 +1,80 @@
+"""Fault matrix: run every fault case of tests/reliability and print the README's table.
+
+    .venv/bin/python bench/fault_matrix.py
+
+Same cases, harness and checks as ``tests/reliability/test_faults.py``; prints one row per
+service (cases, faults injected, images, where they ended, lost, duplicates) plus totals, and
+the cases known to break the invariant (marked xfail in the tests).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kit() -> object:
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location(
+        "reliability_kit", ROOT / "tests" / "reliability" / "reliability_kit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reliability_kit"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    kit = _kit()
+    from moto import mock_aws
+
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    known: list[str] = []
+    for case in kit.FAULT_MATRIX:  # type: ignore[attr-defined]
+        with mock_aws():
+            run = kit.run_case(case)  # type: ignore[attr-defined]
+        t = run.tally
+        bugs = t.lost + t.in_two_places + t.duplicate_notifications
+        key = "known bug" if case.known_bug else case.faults[-1].service
+        row = rows[key]
+        row["cases"] += 1
+        row["faults"] += run.plan.total_fired
+        row["crashes"] += run.stats.crashes
+        row["images"] += t.images
+        row["analysed"] += t.analysed
+        row["in_dlq"] += t.in_dlq
+        row["lost"] += t.lost
+        row["two_places"] += t.in_two_places
+        row["notifications"] += t.notifications
+        row["dup_notifications"] += t.duplicate_notifications
+        row["missed_notifications"] += t.missed_notifications
+        if case.known_bug:
+            known.append(f"{case.id}: lost={t.lost} two_places={t.in_two_places} "
+                         f"dup={t.duplicate_notifications} ({case.known_bug})")
+        elif bugs or t.problems:
+            known.append(f"UNEXPECTED {case.id}: {t.problems}")
+    cols = ["cases", "faults", "crashes", "images", "analysed", "in_dlq", "lost", "two_places",
+            "notifications", "dup_notifications", "missed_notifications"]
+    print("| calls faulted | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    total: Counter[str] = Counter()
+    for service in sorted(rows, key=lambda s: (s == "known bug", s)):
+        if service != "known bug":
+            total.update(rows[service])
+        print(f"| {service} | " + " | ".join(str(rows[service][c]) for c in cols) + " |")
+    print("| **all but known bugs** | " + " | ".join(f"**{total[c]}**" for c in cols) + " |")
+    for line in known:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
