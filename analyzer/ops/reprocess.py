@@ -196,7 +196,7 @@ def _versions_from(s3: Any, bucket: str, key: str, version: str) -> list[str]:
 
 
 def _versioned(s3: Any, bucket: str) -> bool:
-    return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+    return bool(s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled")
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
