@@ -122,7 +122,7 @@ def run(
     """Run the pipeline on local files: same pre-checks, rules and routing as the Lambda."""
     ruleset = _load_rules(rules)
     try:
-        images = collect_inputs(inputs)
+        images = collect_inputs(inputs, exclude=[out, *([record] if record else [])])
     except InputError as exc:
         fail(str(exc))
     if screenshot is not None and report is None:

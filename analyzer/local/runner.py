@@ -67,16 +67,23 @@ def _skipped(path: Path) -> bool:
     )
 
 
-def collect_inputs(inputs: Sequence[Path]) -> list[InputImage]:
+def _inside(path: Path, folders: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(folder) for folder in folders)
+
+
+def collect_inputs(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> list[InputImage]:
     """Files and folders (recursive) -> images with unique relative paths, in a stable order.
 
     One folder: paths are relative to it. Several inputs: each is prefixed with its own name, so
     ``run a/ b/`` keeps ``a/x.jpg`` and ``b/x.jpg`` apart. Hidden files, documentation and
     configuration files (README*, LICENSE*, *.md, *.txt, *.yaml, *.json) found in folders are
-    skipped; a file named explicitly is always processed.
+    skipped, and so is anything under ``exclude`` (the run's output and recordings folders, so
+    ``imgpipe run .`` never re-reads its own copies); a file named explicitly is always processed.
     """
     if not inputs:
         raise InputError("no input given")
+    excluded = [Path(p).resolve() for p in exclude]
     found: list[InputImage] = []
     single = len(inputs) == 1
     for raw in inputs:
@@ -85,6 +92,8 @@ def collect_inputs(inputs: Sequence[Path]) -> list[InputImage]:
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
                 rel_parts = file.relative_to(path).parts
                 if any(part.startswith(".") for part in rel_parts) or _skipped(file):
+                    continue
+                if excluded and _inside(file, excluded):
                     continue
                 rel = "/".join(rel_parts if single else (path.resolve().name, *rel_parts))
                 found.append(InputImage(file, rel))
@@ -163,6 +172,7 @@ class ImageResult:
             "reason_text": outcome.reason_text if outcome else None,
             "destination": outcome.destination_key if outcome else None,
             "record": outcome.record_key if outcome else None,
+            "analysis": f"{ANALYSES_PREFIX}{self.image.rel}.json" if self.responses else None,
             "calls": dict(outcome.calls) if outcome else {},
             "timings_ms": dict(outcome.timings_ms) if outcome else {},
             "error": self.error,

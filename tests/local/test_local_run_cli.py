@@ -200,3 +200,21 @@ def test_local_backend_without_its_packages_says_which_extra(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "install the `local` extra: pip install 'image-pipeline[local]'" in result.stderr
     assert not (tmp_path / "analyzed").exists()
+
+
+def test_running_twice_in_place_never_reads_its_own_output(recordings: Path, tmp_path: Path) -> None:
+    # GIVEN two photos in the current folder, and the default output folder "out" inside it
+    for rel in ("animals/cat.jpg", "objects/coffee-cup.jpg"):
+        (tmp_path / Path(rel).name).write_bytes((SAMPLES / rel).read_bytes())
+    args = (".", "--rules", DEMO_RULES, "--backend", "replay", "--record", recordings, "--json")
+
+    # WHEN run twice in place
+    first = imgpipe("run", *args, cwd=tmp_path)
+    second = imgpipe("run", *args, cwd=tmp_path)
+
+    # THEN both runs saw exactly the two photos, not the copies under out/
+    for result in (first, second):
+        assert result.returncode == 0, result.stderr
+        assert sorted(i["relative_path"] for i in json.loads(result.stdout)["images"]) == [
+            "cat.jpg", "coffee-cup.jpg"
+        ]

@@ -101,3 +101,16 @@ def test_console_notifier_keeps_what_sns_would_get() -> None:
     notifier.notify(note)
     assert notifier.sent == [note]
     assert console.export_text().strip() == "success cat.jpg  (cats)"
+
+
+def test_the_output_and_recordings_folders_are_never_inputs(tmp_path: Path) -> None:
+    # GIVEN a folder holding photos, an earlier run's output and recordings
+    root = _tree(tmp_path / "work", {
+        "a.jpg": b"x", "out/analyzed/success/a.jpg": b"x", "rec/abc.bin": b"x", "sub/b.jpg": b"x",
+    })
+
+    # WHEN collected with the run's output and recordings folders excluded
+    found = collect_inputs([root], exclude=[root / "out", root / "rec"])
+
+    # THEN only the photos are inputs
+    assert [i.rel for i in found] == ["a.jpg", "sub/b.jpg"]
