@@ -22,8 +22,8 @@ CATS_REJECTED = RULES_YAML.replace("    labels: [Cat]\n    outcome: success",
 IMAGES = ("r/cat 1.jpg", "r/sub/cat+2.jpg", "r/plain.jpg", "other/cat.jpg")
 
 
-def analysed_stack() -> tuple[MotoStack, list[str]]:
-    stack = MotoStack()
+def analysed_stack(versioned: bool = True) -> tuple[MotoStack, list[str]]:
+    stack = MotoStack(versioned=versioned)
     keys = [stack.upload(rel, picture()) for rel in IMAGES]
     first = FaultPlan()
     stack.drain(stack.analyzer(first).handle)
@@ -35,9 +35,10 @@ def idempotency_items(stack: MotoStack) -> int:
     return stack.ddb.scan(TableName=stack.table or "")["Count"]
 
 
-def test_rule_change_then_reprocess_routes_by_the_new_rules() -> None:
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "unversioned"])
+def test_rule_change_then_reprocess_routes_by_the_new_rules(versioned: bool) -> None:
     # GIVEN images analysed under the old rules (cats -> success)
-    stack, keys = analysed_stack()
+    stack, keys = analysed_stack(versioned)
     assert stack.keys("analyzed/success/") == {"analyzed/success/r/cat 1.jpg",
                                                "analyzed/success/r/sub/cat+2.jpg",
                                                "analyzed/success/other/cat.jpg"}
