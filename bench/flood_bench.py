@@ -3,9 +3,10 @@
     .venv/bin/python bench/flood_bench.py [IMAGES] [WORKERS] [WAVE]     # default 1000 4 500
 
 Same harness and checks as ``tests/reliability/test_flood.py`` (every image analysed once, queue
-and DLQ empty, one notification each), at a size that does not fit in ``make test`` (``make bench`` runs the default 1,000, about a
-minute; the README's 5,000 figure is ``flood_bench.py 5000 4 500``, about 7 minutes). Prints the
-figures; the throughput is bounded by in-process moto, not by the analyzer (see README).
+and DLQ empty, one notification each), at sizes that do not fit in ``make test``: ``make bench``
+runs the default 1,000 (about a minute); the README's 5,000 figure is ``flood_bench.py 5000 4
+500`` (about 7 minutes). Prints the figures; the throughput is bounded by in-process moto, not
+by the analyzer (see README).
 """
 
 from __future__ import annotations
