@@ -16,6 +16,10 @@ class PermanentImageError(AnalyzerError):
         self.message = message
 
 
+class DeliveryUnknownError(AnalyzerError):
+    """A notification may or may not have been delivered: the request went out, the answer was lost."""
+
+
 class MalformedRecordError(AnalyzerError):
     """An SQS record whose body is not an S3 event notification."""
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from analyzer import __version__
-from analyzer.errors import AnalyzerError, PermanentImageError
+from analyzer.errors import AnalyzerError, DeliveryUnknownError, PermanentImageError
 from analyzer.ports import Detector, Notification, Notifier, ObjectInfo, ObjectRef, Storage
 from analyzer.precheck import DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_size, describe, precheck
 from rules import Analysis, Ruleset
@@ -227,22 +227,40 @@ class Pipeline:
         outcome.processed_at = self._clock().isoformat()
         outcome.timings_ms = timings
         timings["total"] = _ms(started)
-        _timed(timings, "record",
-               lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
-        if self.settings.delete_source:
-            _timed(timings, "delete", lambda: self.storage.delete(ref.key))
+        try:
+            _timed(timings, "record",
+                   lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
+            if self.settings.delete_source:
+                _timed(timings, "delete", lambda: self.storage.delete(ref.key))
+        except Exception:
+            self._undo_copy(ref.key, outcome.destination_key or "")
+            raise
         self._announce(outcome, timings)
         timings["total"] = _ms(started)
         return outcome
+
+    def _undo_copy(self, source_key: str, destination_key: str) -> None:
+        """The record or the source delete failed after the copy: remove the copy again.
+
+        The redelivery redoes the work; if the failure persists, the image stays in exactly one
+        place (the source, its message in the DLQ). The copy is only removed while the source
+        still exists, so an image whose source a concurrent delivery already moved keeps its
+        only copy. A process that dies here (no exception) leaves the copy for the redelivery.
+        """
+        if not self.settings.delete_source:
+            return
+        with contextlib.suppress(Exception):  # best effort: the original error is what matters
+            if self.storage.head(source_key) is not None:
+                self.storage.delete(destination_key)
 
     def _announce(self, outcome: ImageOutcome, timings: dict[str, float]) -> None:
         """Announce the verdict (if it is announced) at most once, and never silently drop it.
 
         The record is marked ``notified`` *before* the publish: a process that dies during or
-        after the publish is never announced twice. A publish that *raises* (throttled, bad topic
-        policy, a 5xx, a timeout) clears the mark again before the error propagates, so the
-        redelivery announces: like SNS itself, announcements are at-least-once, and a duplicate
-        needs SNS to have delivered despite answering with an error.
+        after the publish is never announced twice. A publish that provably did not happen (an
+        error answer from SNS, no connection) clears the mark again before the error propagates,
+        so the redelivery announces. A publish whose answer was lost (:class:`DeliveryUnknownError`:
+        a read timeout after the request went out) keeps the mark: at most once, never twice.
         """
         notifier = self.notifier
         if notifier is None or not self._will_notify(outcome.verdict or "failure"):
@@ -252,6 +270,8 @@ class Pipeline:
         _timed(timings, "record_notified", lambda: self.storage.put_record(key, outcome.to_dict()))
         try:
             _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
+        except DeliveryUnknownError:
+            raise  # keep the mark: the publish may have been delivered
         except Exception:
             outcome.notified = False
             with contextlib.suppress(Exception):  # best effort: the publish error is what matters

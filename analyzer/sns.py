@@ -6,6 +6,9 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+from analyzer.errors import DeliveryUnknownError
 from analyzer.ports import Notification
 
 if TYPE_CHECKING:
@@ -25,6 +28,13 @@ class SnsNotifier:
         self.topic_arn = topic_arn
 
     def notify(self, notification: Notification) -> None:
+        try:
+            self._publish(notification)
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            # the request was sent; SNS may have accepted it before the answer was lost
+            raise DeliveryUnknownError(f"publish to {self.topic_arn}: {exc}") from exc
+
+    def _publish(self, notification: Notification) -> None:
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=sns_subject(notification.subject),

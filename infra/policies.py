@@ -73,8 +73,14 @@ def function_policy(g: FunctionGrants) -> Document:
         # a tagged CopyObject needs PutObjectTagging on the destination
         statement("WriteAnalysedImages", ["s3:PutObject", "s3:PutObjectTagging"], [outputs]),
         statement("WriteResultRecords", ["s3:PutObject"], [results]),
+        # a redelivery after a crash between the source delete and the announcement reads the
+        # record back to find the verdict and whether it was announced
+        statement("ReadResultRecords", ["s3:GetObject"], [results]),
         # HeadObject of the destination on a redelivery: is the copy already there?
         statement("CheckAnalysedImages", ["s3:GetObject"], [outputs]),
+        # when the record or the source delete keeps failing after the copy, the copy is removed
+        # again so the image stays in exactly one place (images/, its message in the DLQ)
+        statement("UndoUnfinishedCopy", ["s3:DeleteObject"], [outputs]),
         # HeadObject on a missing key answers 404 (not 403) only with ListBucket; the analyzer
         # relies on that to see that a copy or a record does not exist yet.
         statement(

@@ -61,3 +61,30 @@ def test_subject_is_ascii_one_line_and_short() -> None:
     assert subject.isascii() and "\n" not in subject and len(subject) < 100
     assert subject.endswith("...")
     assert sns_subject("   ") == "imgpipe"
+
+
+class _LostAnswer:
+    """A client whose publish went out but whose answer never came back."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def publish(self, **_: Any) -> None:
+        raise self.error
+
+
+def test_lost_answer_is_delivery_unknown_but_an_error_answer_is_not() -> None:
+    import pytest
+    from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+
+    from analyzer.errors import DeliveryUnknownError
+
+    # a read timeout: SNS may have accepted the message
+    with pytest.raises(DeliveryUnknownError):
+        SnsNotifier(_LostAnswer(ReadTimeoutError(endpoint_url="https://sns")), TOPIC).notify(NOTE)
+    # a connect timeout or an error answer: it provably was not published
+    with pytest.raises(ConnectTimeoutError):
+        SnsNotifier(_LostAnswer(ConnectTimeoutError(endpoint_url="https://sns")), TOPIC).notify(NOTE)
+    refused = ClientError({"Error": {"Code": "AuthorizationError", "Message": "no"}}, "Publish")
+    with pytest.raises(ClientError):
+        SnsNotifier(_LostAnswer(refused), TOPIC).notify(NOTE)
