@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from bisect import bisect_right
+from itertools import accumulate
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
@@ -17,6 +18,7 @@ from rules.features import Needs
 NonEmptyName = Annotated[str, Field(min_length=1)]
 MatchMode = Literal["any", "all"]
 MAX_EVIDENCE = 10
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _fmt(value: float) -> str:
@@ -25,12 +27,7 @@ def _fmt(value: float) -> str:
 
 def _line_starts(detections: list[TextDetection]) -> list[int]:
     """Offsets of each detection's text inside their newline-joined concatenation."""
-    starts: list[int] = []
-    position = 0
-    for detection in detections:
-        starts.append(position)
-        position += len(detection.text) + 1
-    return starts
+    return [0, *accumulate(len(d.text) + 1 for d in detections[:-1])]
 
 
 def _text_evidence(detection: TextDetection, matched: str) -> Evidence:
@@ -174,6 +171,9 @@ class TextDetectionRule(Rule):
 
     _regexes: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
     _folded_words: tuple[str, ...] = PrivateAttr(default=())
+    # the word regexes without their leading look-behind: a literal first lets the regex engine
+    # skip ahead fast; the word boundary before a hit is checked by hand (same \w definition)
+    _scanners: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _one_of_pattern_or_words(self) -> TextDetectionRule:
@@ -201,6 +201,9 @@ class TextDetectionRule(Rule):
                 re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE) for word in self.words
             )
             self._folded_words = tuple(word.casefold() for word in self.words)
+            self._scanners = tuple(
+                re.compile(rf"{re.escape(word)}(?!\w)", re.IGNORECASE) for word in self.words
+            )
 
     def needs(self) -> Needs:
         return Needs(text=True)
@@ -242,10 +245,12 @@ class TextDetectionRule(Rule):
         folded = joined.casefold()
         ascii_only = joined.isascii()  # casefold() and re.IGNORECASE agree on ASCII only (e.g. 'İ')
         starts: list[int] = []
-        for i, (regex, word) in enumerate(zip(self._regexes, self._folded_words, strict=True)):
+        for i, (scanner, word) in enumerate(zip(self._scanners, self._folded_words, strict=True)):
             if ascii_only and word.isascii() and word not in folded:  # cheap pre-filter (exact for ASCII)
                 continue
-            for hit in regex.finditer(joined):
+            for hit in scanner.finditer(joined):
+                if hit.start() and _WORD_CHAR.match(joined, hit.start() - 1):
+                    continue  # not at the start of a word
                 found[i] = True
                 if len(evidence) >= MAX_EVIDENCE:
                     break
