@@ -1,11 +1,14 @@
 """`imgpipe` — the command line of imgpipe (typer + rich).
 
-Each command group lives in its own module and is registered here.
+Each command group lives in its own module and is registered here; heavy dependencies (models,
+Pulumi, boto3 clients) are imported inside the commands that need them.
 """
 
 from __future__ import annotations
 
 import typer
+
+from analyzer.cli import ops_cmd, plan_cmd, rules_cmd, run_cmd
 
 app = typer.Typer(
     name="imgpipe",
@@ -15,21 +18,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from analyzer.cli import rules_cmd  # noqa: E402
-
-app.add_typer(rules_cmd.app, name="rules")
-# Further command groups register below (one import + add_typer/command each).
-from analyzer.cli import ops_cmd  # noqa: E402
-
-app.add_typer(ops_cmd.dlq_app, name="dlq")
+app.command("run")(run_cmd.run)
+app.command("plan")(plan_cmd.plan)
 app.command("reprocess")(ops_cmd.reprocess_command)
 app.command("cost")(ops_cmd.cost_command)
-from analyzer.cli import run_cmd  # noqa: E402
-
-app.command("run")(run_cmd.run)
-from analyzer.cli import plan_cmd  # noqa: E402
-
-app.command("plan")(plan_cmd.plan)
+app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(ops_cmd.dlq_app, name="dlq")
 
 
 def main() -> None:
