@@ -11,7 +11,6 @@ by the analyzer (see README).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -20,14 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _kit() -> object:
-    sys.path.insert(0, str(ROOT))
-    spec = importlib.util.spec_from_file_location(
-        "reliability_kit", ROOT / "tests" / "reliability" / "reliability_kit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reliability_kit"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The reliability harness of tests/reliability (the same cases and checks as the tests)."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reliability")]
+    import reliability_kit
+
+    return reliability_kit
 
 
 def main() -> None:

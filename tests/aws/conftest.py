@@ -7,9 +7,7 @@ adapter over a botocore Stubber.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,29 +16,14 @@ from typing import Any
 
 import boto3
 import pytest
+from analyzer_testkit import RULES, FakeDetector
 from moto import mock_aws
 
+from analyzer.app import Analyzer
+from analyzer.config import Settings
+from analyzer.ports import Detector
+
 REGION = "eu-west-1"
-
-
-def _register_kit() -> None:
-    if "analyzer_testkit" in sys.modules:
-        return
-    path = Path(__file__).resolve().parents[1] / "unit" / "analyzer" / "analyzer_testkit.py"
-    spec = importlib.util.spec_from_file_location("analyzer_testkit", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["analyzer_testkit"] = module
-    spec.loader.exec_module(module)
-
-
-_register_kit()
-
-from analyzer_testkit import RULES, FakeDetector  # noqa: E402
-
-from analyzer.app import Analyzer  # noqa: E402
-from analyzer.config import Settings  # noqa: E402
-from analyzer.ports import Detector  # noqa: E402
 
 
 @dataclass

@@ -4,34 +4,17 @@ test process), recordings of every sample made with the local backend, and headl
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_testkit import ALL_NEEDS, SAMPLES
 
-
-def _register_kit() -> None:
-    if "local_testkit" in sys.modules:
-        return
-    path = Path(__file__).with_name("local_testkit.py")
-    spec = importlib.util.spec_from_file_location("local_testkit", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_testkit"] = module
-    spec.loader.exec_module(module)
-
-
-_register_kit()
-
-from local_testkit import ALL_NEEDS, SAMPLES  # noqa: E402
-
-from analyzer.errors import PermanentImageError  # noqa: E402
-from analyzer.local.detector import LocalDetector  # noqa: E402
-from analyzer.local.replay import RecordingDetector, RecordingStore  # noqa: E402
-from analyzer.ports import BytesImage  # noqa: E402
-from analyzer.report.browser import find_chromium  # noqa: E402
+from analyzer.errors import PermanentImageError
+from analyzer.local.detector import LocalDetector
+from analyzer.local.replay import RecordingDetector, RecordingStore
+from analyzer.ports import BytesImage
+from analyzer.report.browser import find_chromium
 
 
 @pytest.fixture(scope="session")
