@@ -12,7 +12,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from analyzer.ports import BytesImage, Detection, ImageSource, Notification, ObjectInfo, ObjectRef
+from analyzer import memory
+from analyzer.ports import Detection, ImageSource, ObjectInfo
 from rules import Needs
 
 RULES = """
@@ -71,55 +72,43 @@ def picture(width: int = 320, height: int = 240, fmt: str = "JPEG") -> bytes:
     return buf.getvalue()
 
 
-class MemoryStorage:
-    """A dict of key -> (bytes, metadata, tags); records every call."""
+class MemoryStorage(memory.MemoryStorage):
+    """The in-memory storage of :mod:`analyzer.memory`, recording calls and failing on demand.
+
+    ``fail_on[name] = exc`` raises ``exc`` once at the next call of that step.
+    """
 
     def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
-        self.objects: dict[str, bytes] = dict(objects or {})
-        self.metadata: dict[str, dict[str, str]] = {}
-        self.tags: dict[str, dict[str, str]] = {}
-        self.records: dict[str, dict[str, Any]] = {}
+        super().__init__(objects)
         self.calls: list[tuple[str, str]] = []
         self.fail_on: dict[str, BaseException] = {}
-        self._lock = threading.Lock()
 
     def _call(self, name: str, key: str) -> None:
         with self._lock:
             self.calls.append((name, key))
-        exc = self.fail_on.pop(name, None)
+            exc = self.fail_on.pop(name, None)
         if exc is not None:
             raise exc
 
     def head(self, key: str) -> ObjectInfo | None:
         self._call("head", key)
-        data = self.objects.get(key)
-        if data is None:
-            return None
-        return ObjectInfo(key=key, size=len(data), etag=f'"{hash(data) & 0xFFFF:x}"',
-                          content_type="image/jpeg", metadata=self.metadata.get(key, {}))
+        return super().head(key)
 
     def read_head(self, key: str, length: int) -> bytes:
         self._call("read_head", key)
-        return self.objects[key][:length]
-
-    def image_source(self, info: ObjectInfo, ref: ObjectRef) -> ImageSource:
-        return BytesImage(self.objects[info.key], name=info.key)
+        return super().read_head(key, length)
 
     def copy(self, info: ObjectInfo, dest_key: str, tags: Mapping[str, str]) -> None:
         self._call("copy", dest_key)
-        self.objects[dest_key] = self.objects[info.key]
-        self.tags[dest_key] = dict(tags)
+        super().copy(info, dest_key, tags)
 
     def put_record(self, key: str, record: Mapping[str, Any]) -> None:
         self._call("put_record", key)
-        self.records[key] = json.loads(json.dumps(record))
-
-    def get_record(self, key: str) -> dict[str, Any] | None:
-        return self.records.get(key)
+        super().put_record(key, record)
 
     def delete(self, key: str) -> None:
         self._call("delete", key)
-        self.objects.pop(key, None)
+        super().delete(key)
 
 
 class FakeDetector:
@@ -153,12 +142,7 @@ class FakeDetector:
         return detection
 
 
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.sent: list[Notification] = []
-
-    def notify(self, notification: Notification) -> None:
-        self.sent.append(notification)
+RecordingNotifier = memory.ListNotifier
 
 
 class ScenarioDetector(FakeDetector):
