@@ -33,12 +33,9 @@ class S3Storage:
         self.region = region
 
     def head(self, key: str) -> ObjectInfo | None:
-        try:
-            resp = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in _NOT_FOUND:
-                return None
-            raise
+        resp = head_object_or_none(self.client, self.bucket, key)
+        if resp is None:
+            return None
         modified = resp.get("LastModified")
         return ObjectInfo(
             key=key,
@@ -92,7 +89,7 @@ class S3Storage:
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _NOT_FOUND:
+            if is_not_found(exc):
                 return None
             raise
         data = json.loads(resp["Body"].read())
@@ -100,6 +97,21 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """Whether an S3 error says the object does not exist."""
+    return _code(exc) in _NOT_FOUND
+
+
+def head_object_or_none(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject, or None when the object does not exist (other errors propagate)."""
+    try:
+        return dict(client.head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
 
 
 def _code(exc: ClientError) -> str:

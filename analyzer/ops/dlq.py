@@ -25,8 +25,9 @@ from botocore.exceptions import ClientError
 from analyzer.errors import MalformedRecordError
 from analyzer.events import parse_message, skip_reason
 from analyzer.ops.errors import RedriveError
+from analyzer.pipeline import VERDICTS
+from analyzer.s3 import head_object_or_none
 
-VERDICTS: tuple[str, ...] = ("success", "failure", "review")
 Strategy = Literal["auto", "native", "copy"]
 
 #: Error codes meaning "this endpoint has no message-move task" (not "you may not").
@@ -37,7 +38,6 @@ _UNSUPPORTED_CODES = frozenset({
     "UnknownOperationException",
     "NotImplemented",
 })
-_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 @dataclass(slots=True)
@@ -253,13 +253,7 @@ def _where(s3: Any, bucket: str, key: str, input_prefix: str, output_prefix: str
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) in _NOT_FOUND:
-            return False
-        raise
-    return True
+    return head_object_or_none(s3, bucket, key) is not None
 
 
 class _ErrorLog:

@@ -27,9 +27,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from analyzer.ops.errors import ReprocessError
-
-VERDICTS: tuple[str, ...] = ("success", "failure", "review")
-_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+from analyzer.pipeline import VERDICTS
+from analyzer.s3 import head_object_or_none
 
 
 @dataclass(slots=True)
@@ -207,12 +206,7 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return dict(s3.head_object(Bucket=bucket, Key=key))
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) in _NOT_FOUND:
-            return None
-        raise
+    return head_object_or_none(s3, bucket, key)
 
 
 def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
