@@ -3,7 +3,9 @@
 Measures, on this machine:
 - model load time of each local model (fresh process, so nothing is cached);
 - per-image latency of each model and of all three analyses together (``LocalDetector.detect``
-  with labels + moderation + text, decode included) on the sample photos scaled to 640 px;
+  with labels + moderation + text, decode included) on the sample photos scaled to 640 px, with
+  the default thread budget a user gets (``LocalDetector()``: all CPUs for one image, so on 2+
+  CPUs OCR runs beside the other models and each model has the threads ``LocalModels`` gives it);
 - cold start to first result: a fresh Python process that imports, loads the models the rules
   need and analyses one photo;
 - peak memory (max RSS) of a process that loads all models and analyses every photo;
@@ -74,6 +76,19 @@ def ms(values: list[float], cpu: list[float]) -> dict[str, float]:
         "p90": round(sorted(values)[max(0, int(len(values) * 0.9) - 1)] * 1000, 1),
         "cpu_median": round(statistics.median(cpu) * 1000, 1),
     }
+
+
+def models_threads() -> str:
+    """The default thread budget of one image, as ``LocalModels`` splits it."""
+    from analyzer.local.detector import LocalModels
+
+    m = LocalModels()
+    if not m.split:
+        return f"{m.threads} thread, models in sequence"
+    return (
+        f"{m.threads + 1} threads: OCR on {m.ocr_threads} (no spinning) beside "
+        f"classifier/open_nsfw on {m.threads}"
+    )
 
 
 def latency(reps: int) -> dict[str, dict[str, float]]:
@@ -230,7 +245,8 @@ def main() -> None:
     runs = [run_throughput(50, 1), run_throughput(50, 2)]
 
     print(
-        "\nper-image latency, one image at a time, all CPUs per model (ms: wall median, wall p90, CPU median)"
+        f"\nper-image latency, one image at a time, default budget of {models_threads()} "
+        "(ms: wall median, wall p90, CPU median)"
     )
     for name, values in lat.items():
         print(

@@ -9,6 +9,9 @@ DetectText, so the same rules apply to them:
 - text: RapidOCR lines and words (:mod:`analyzer.local.ocr`).
 
 Each model is loaded on first use, once, under a lock; detection itself is thread-safe.
+
+Threads: see :class:`LocalModels` (how many each model gets) and :meth:`LocalDetector.detect`
+(when text recognition runs beside the other models).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import io
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,6 +31,7 @@ from analyzer.local import moderation as moderation_mod
 from analyzer.local._deps import require
 from analyzer.local.errors import LocalError
 from analyzer.local.properties import image_properties
+from analyzer.local.runner import cpu_count
 from analyzer.ports import BytesImage, Detection, ImageSource
 from rules.features import Needs
 
@@ -47,10 +52,25 @@ class LocalModels:
     """The offline models, each built on first use and only once (thread-safe).
 
     Each model has its own lock: a thread needing the classifier does not wait for the OCR load.
+
+    ``threads`` is the CPU budget of one image (default: the CPUs this process may use;
+    ``imgpipe run`` passes CPUs // workers). With 1, every model runs on 1 thread, one after the
+    other. With 2 or more (:attr:`split`), text recognition runs beside the other models
+    (:meth:`LocalDetector.detect`): the classifier and open_nsfw get ``threads - 1`` intra-op
+    threads, and RapidOCR, the longest step, gets all ``threads`` with thread spinning off, so it
+    takes the CPU the other branch leaves idle once that finishes, and its threads sleep rather
+    than busy-wait while the branches overlap. Measured on 2 cores against RapidOCR on 1 thread
+    (4 interleaved rounds): all three analyses 0-21 % faster at the median, a little more CPU.
     """
 
     def __init__(self, *, threads: int | None = None) -> None:
-        self.threads = threads
+        budget = max(1, threads or cpu_count())
+        #: True when text recognition runs concurrently with the other models
+        self.split = budget >= 2
+        #: intra-op threads of the classifier and open_nsfw
+        self.threads = budget - 1 if self.split else budget
+        #: intra-op threads of RapidOCR (spinning off when more than 1)
+        self.ocr_threads = budget
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._models: dict[str, Any] = {}
@@ -91,7 +111,7 @@ class LocalModels:
         from analyzer.local.ocr import TextReader
 
         def build() -> Any:
-            reader = TextReader(threads=self.threads)
+            reader = TextReader(threads=self.ocr_threads)
             reader.warm_up()
             return reader
 
@@ -142,10 +162,53 @@ class LocalDetector:
 
     def __init__(self, models: LocalModels | None = None, *, threads: int | None = None) -> None:
         self.models = models or LocalModels(threads=threads)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _text_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(thread_name_prefix="imgpipe-ocr")
+            return self._pool
 
     def detect(self, image: ImageSource, needs: Needs) -> Detection:
+        """Run the analyses ``needs`` asks for on one image.
+
+        The rule for concurrency: when text is needed together with labels or moderation and
+        the models have a split thread budget (:attr:`LocalModels.split`, i.e. 2 or more threads
+        per image), RapidOCR (the longest step) runs in a helper thread while the classifier,
+        the faces and open_nsfw run in this one on the remaining threads; onnxruntime and
+        OpenCV release the GIL, so the two branches overlap. With a budget of 1 thread (e.g.
+        ``imgpipe run`` with as many workers as CPUs) everything runs in this thread, one model
+        after the other: the workers already keep every CPU busy. Responses are the same either
+        way.
+        """
         rgb, _ = decode(image)
         detection = Detection()
+        text: Future[tuple[dict[str, Any], float]] | None = None
+        if needs.text and (needs.labels or needs.moderation) and self.models.split:
+            text = self._text_pool().submit(self._read_text, rgb)
+        try:
+            self._detect_images(rgb, needs, detection)
+        except BaseException:
+            if text is not None:
+                wait([text])  # the image's CPUs stay with this call until its work is done
+            raise
+        if text is not None:
+            response, text_ms = text.result()
+            self._store(detection, "DetectText", "text", response, text_ms)
+        elif needs.text:
+            response, text_ms = self._read_text(rgb)
+            self._store(detection, "DetectText", "text", response, text_ms)
+        return detection
+
+    def _read_text(self, rgb: np.ndarray) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        response = self.models.ocr().read(rgb)
+        return response, (time.perf_counter() - started) * 1000
+
+    def _detect_images(self, rgb: np.ndarray, needs: Needs, detection: Detection) -> None:
+        """Labels and moderation (the classifier's probabilities serve both)."""
         probs: np.ndarray | None = None
         if needs.labels or needs.moderation:
             started = time.perf_counter()
@@ -166,14 +229,10 @@ class LocalDetector:
             score = float(self.models.nsfw().classify(rgb).nsfw)
             response = moderation_mod.response(score, probs)
             self._record(detection, "DetectModerationLabels", "moderation", response, started, 0.0)
-        if needs.text:
-            started = time.perf_counter()
-            response = self.models.ocr().read(rgb)
-            self._record(detection, "DetectText", "text", response, started, 0.0)
-        return detection
 
-    @staticmethod
+    @classmethod
     def _record(
+        cls,
         detection: Detection,
         api: str,
         feature: str,
@@ -181,7 +240,13 @@ class LocalDetector:
         started: float,
         extra_ms: float,
     ) -> None:
+        cls._store(detection, api, feature, response, (time.perf_counter() - started) * 1000 + extra_ms)
+
+    @staticmethod
+    def _store(
+        detection: Detection, api: str, feature: str, response: dict[str, Any], elapsed_ms: float
+    ) -> None:
         detection.responses[feature] = response
         detection.calls[api] = detection.calls.get(api, 0) + 1
-        detection.timings_ms[api] = round((time.perf_counter() - started) * 1000 + extra_ms, 3)
+        detection.timings_ms[api] = round(elapsed_ms, 3)
         detection.model_versions[api] = MODEL_VERSIONS[api]

@@ -201,6 +201,8 @@ class EfficientNetLite0:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of busy-waiting: OCR may run beside (see detector)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             build_onnx(weights), sess_options=opts, providers=["CPUExecutionProvider"]
         )

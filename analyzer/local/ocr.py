@@ -47,6 +47,36 @@ class TextReader:
         self._engine = rapidocr.RapidOCR(params=params)
         self._lock = threading.Lock()
         self._warm = False
+        if threads and threads > 1:
+            self._stop_spinning(threads)
+
+    def _stop_spinning(self, threads: int) -> None:
+        """Rebuild RapidOCR's two ONNX sessions with ``session.intra_op.allow_spinning=0``.
+
+        RapidOCR's config has no key for session config entries. Without spinning, the intra-op
+        threads sleep instead of busy-waiting between operators, so the CPU they would burn goes
+        to the models running beside OCR (see :meth:`LocalDetector.detect`). Skipped, keeping
+        RapidOCR's own sessions, if its internals are not the expected ones.
+        """
+        ort = require("onnxruntime")
+        for load in ("_load_det_model", "_load_rec_model"):
+            loader = getattr(self._engine, load, None)
+            part = loader() if callable(loader) else None
+            wrapper = getattr(part, "session", None)  # rapidocr's OrtInferSession
+            session = getattr(wrapper, "session", None)
+            path = getattr(session, "_model_path", None)
+            if wrapper is None or not isinstance(session, ort.InferenceSession) or not path:
+                continue
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 4
+            opts.enable_cpu_mem_arena = False  # RapidOCR's default
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            wrapper.session = ort.InferenceSession(
+                path, sess_options=opts, providers=session.get_providers()
+            )
 
     def warm_up(self) -> None:
         """Load the lazily built ONNX sessions now (RapidOCR builds them on first use).
