@@ -6,6 +6,8 @@ Measures, on this machine:
   with labels + moderation + text, decode included) on the sample photos scaled to 640 px, with
   the default thread budget a user gets (``LocalDetector()``: all CPUs for one image, so on 2+
   CPUs OCR runs beside the other models and each model has the threads ``LocalModels`` gives it);
+- the same with RapidOCR's float32 text detector instead of the shipped int8 one
+  (``analyzer.local.quantize``), interleaved image by image with it, and the ratio;
 - cold start to first result: a fresh Python process that imports, loads the models the rules
   need and analyses one photo;
 - peak memory (max RSS) of a process that loads all models and analyses every photo;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import shutil
 import statistics
@@ -70,10 +73,11 @@ def photos_at(side: int) -> list[tuple[str, bytes]]:
 
 
 def ms(values: list[float], cpu: list[float]) -> dict[str, float]:
-    """Wall-clock median and p90, and the median CPU time (all threads) per image, in ms."""
+    """Wall-clock median and p90 (nearest rank), and the median CPU time (all threads) per
+    image, in ms."""
     return {
         "median": round(statistics.median(values) * 1000, 1),
-        "p90": round(sorted(values)[max(0, int(len(values) * 0.9) - 1)] * 1000, 1),
+        "p90": round(sorted(values)[math.ceil(len(values) * 0.9) - 1] * 1000, 1),
         "cpu_median": round(statistics.median(cpu) * 1000, 1),
     }
 
@@ -91,60 +95,87 @@ def models_threads() -> str:
     )
 
 
+class _Timer:
+    """Wall and CPU times of repeated calls, per label (so variants can be interleaved)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    def time(self, label: str, call: Callable[[], Any]) -> None:
+        started, cpu0 = time.perf_counter(), time.process_time()
+        call()
+        self.wall.setdefault(label, []).append(time.perf_counter() - started)
+        self.cpu.setdefault(label, []).append(time.process_time() - cpu0)
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        return {label: ms(self.wall[label], self.cpu[label]) for label in self.wall}
+
+
+ALL_THREE = "all three analyses (detect, decode included)"
+ALL_THREE_FP32 = "all three, float32 text detection (before)"
+TEXT = "text (RapidOCR, int8 detection)"
+TEXT_FP32 = "text (RapidOCR, float32 detection: before)"
+
+
 def latency(reps: int) -> dict[str, dict[str, float]]:
+    """Per-model and whole-detect latencies; the float32 text detector (what RapidOCR ships)
+    is timed in the same rounds as the int8 one, image by image, so their ratio is fair."""
     import numpy as np
     from PIL import Image
 
-    from analyzer.local.detector import LocalDetector
+    from analyzer.local.detector import LocalDetector, LocalModels
+    from analyzer.local.quantize import DetModel
     from analyzer.ports import BytesImage
     from rules import Needs
 
     detector = LocalDetector()
+    fp32 = LocalDetector(LocalModels(text_det=DetModel("fp32", None, "bench baseline")))
     models = detector.models
     needs = Needs.of("labels", "moderation", "text")
     models.load(needs)
+    fp32.models.load(Needs.of("text"))
+    fp32.models._models.update(  # share every other model: only text detection differs
+        {k: v for k, v in models._models.items() if k != "ocr"}
+    )
     images = photos_at(SIDE)
     rgbs = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for _, data in images]
     steps: dict[str, Callable[[Any], Any]] = {
         "classifier (EfficientNet-Lite0)": lambda rgb: models.classifier().probabilities(rgb),
         "faces (Haar cascade)": lambda rgb: models.faces().detect(rgb),
         "moderation (open_nsfw)": lambda rgb: models.nsfw().classify(rgb),
-        "text (RapidOCR)": lambda rgb: models.ocr().read(rgb),
+        TEXT: lambda rgb: models.ocr().read(rgb),
+        TEXT_FP32: lambda rgb: fp32.models.ocr().read(rgb),
     }
-    out: dict[str, dict[str, float]] = {}
-    for name, step in steps.items():
+    timer = _Timer()
+    for step in steps.values():
         step(rgbs[0])  # warm
-        times, cpus = [], []
-        for _ in range(reps):
-            for rgb in rgbs:
-                started, cpu0 = time.perf_counter(), time.process_time()
-                step(rgb)
-                times.append(time.perf_counter() - started)
-                cpus.append(time.process_time() - cpu0)
-        out[name] = ms(times, cpus)
-    times, cpus = [], []
-    per_photo: dict[str, tuple[list[float], list[float]]] = {rel: ([], []) for rel, _ in images}
     for _ in range(reps):
-        for rel, data in images:
-            started, cpu0 = time.perf_counter(), time.process_time()
-            detector.detect(BytesImage(data, rel), needs)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
-            times.append(elapsed)
-            cpus.append(cpu)
-            per_photo[rel][0].append(elapsed)
-            per_photo[rel][1].append(cpu)
-    out["all three analyses (detect, decode included)"] = ms(times, cpus)
+        for rgb in rgbs:
+            for name, step in steps.items():
+                timer.time(name, lambda step=step, rgb=rgb: step(rgb))  # type: ignore[misc]
     no_text = Needs.of("labels", "moderation")
-    times, cpus = [], []
     for _ in range(reps):
         for rel, data in images:
-            started, cpu0 = time.perf_counter(), time.process_time()
-            detector.detect(BytesImage(data, rel), no_text)
-            times.append(time.perf_counter() - started)
-            cpus.append(time.process_time() - cpu0)
-    out["labels + moderation, no text (detect)"] = ms(times, cpus)
-    for rel, (wall, cpu_list) in per_photo.items():
-        out[f"  all three: {rel}"] = ms(wall, cpu_list)
+            image = BytesImage(data, rel)
+            for label, run, want in (
+                (f"  all three: {rel}", detector, needs),
+                (f"  float32 text detection: {rel}", fp32, needs),
+                ("labels + moderation, no text (detect)", detector, no_text),
+            ):
+                timer.time(label, lambda run=run, want=want, image=image: run.detect(image, want))
+    out = {name: ms(timer.wall[name], timer.cpu[name]) for name in steps}
+    for label, prefix in (
+        (ALL_THREE, "  all three: "),
+        (ALL_THREE_FP32, "  float32 text detection: "),
+    ):
+        keys = [k for k in timer.wall if k.startswith(prefix)]
+        out[label] = ms(
+            [t for k in keys for t in timer.wall[k]], [t for k in keys for t in timer.cpu[k]]
+        )
+    rest = timer.figures()
+    out["labels + moderation, no text (detect)"] = rest["labels + moderation, no text (detect)"]
+    out.update({k: v for k, v in rest.items() if k.startswith("  all three: ")})
     return out
 
 
@@ -252,6 +283,16 @@ def main() -> None:
         print(
             f"  {name:<52} {values['median']:>7.1f} {values['p90']:>7.1f} {values['cpu_median']:>7.1f}"
         )
+    ratios = {
+        "text": lat[TEXT_FP32]["cpu_median"] / lat[TEXT]["cpu_median"],
+        "all three": lat[ALL_THREE_FP32]["median"] / lat[ALL_THREE]["median"],
+    }
+    from analyzer.local.quantize import det_model
+
+    print(
+        f"\nint8 vs float32 text detection, same rounds: text CPU {ratios['text']:.2f}x less, "
+        f"all three wall {ratios['all three']:.2f}x faster (model in use: {det_model().precision})"
+    )
     print("\nmodel load (ms, fresh process):")
     for name, value in dict(cold["load_ms"]).items():  # type: ignore[call-overload]
         print(f"  {name:<20} {value:>8.1f}")
@@ -269,7 +310,7 @@ def main() -> None:
     print(
         f"load average after: {os.getloadavg()[0]:.2f} (other processes on the machine skew wall times)"
     )
-    print(json.dumps({"latency_ms": lat, "cold": cold, "run": runs}))
+    print(json.dumps({"latency_ms": lat, "int8_ratios": ratios, "cold": cold, "run": runs}))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from analyzer.local import moderation as moderation_mod
 from analyzer.local._deps import require
 from analyzer.local.errors import LocalError
 from analyzer.local.properties import image_properties
+from analyzer.local.quantize import DetModel
 from analyzer.local.runner import cpu_count
 from analyzer.ports import BytesImage, Detection, ImageSource
 from rules.features import Needs
@@ -63,8 +64,10 @@ class LocalModels:
     (4 interleaved rounds): all three analyses 0-21 % faster at the median, a little more CPU.
     """
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, text_det: DetModel | None = None) -> None:
         budget = max(1, threads or cpu_count())
+        #: the text-detection model for RapidOCR (None: :func:`~analyzer.local.quantize.det_model`)
+        self.text_det = text_det
         #: True when text recognition runs concurrently with the other models
         self.split = budget >= 2
         #: intra-op threads of the classifier and open_nsfw
@@ -111,7 +114,7 @@ class LocalModels:
         from analyzer.local.ocr import TextReader
 
         def build() -> Any:
-            reader = TextReader(threads=self.ocr_threads)
+            reader = TextReader(threads=self.ocr_threads, det=self.text_det)
             reader.warm_up()
             return reader
 
@@ -240,7 +243,9 @@ class LocalDetector:
         started: float,
         extra_ms: float,
     ) -> None:
-        cls._store(detection, api, feature, response, (time.perf_counter() - started) * 1000 + extra_ms)
+        cls._store(
+            detection, api, feature, response, (time.perf_counter() - started) * 1000 + extra_ms
+        )
 
     @staticmethod
     def _store(

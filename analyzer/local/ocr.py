@@ -1,11 +1,19 @@
 """Text with RapidOCR (Apache-2.0, bundled PP-OCR ONNX models) -> a DetectText-shaped response.
 
-Settings, measured on the samples (see ``bench/local_bench.py``): text detection on the image
-scaled so its longest side is at most 640 px (RapidOCR's default upscales the *shortest* side to
-736, 3-4x slower), and no 180° line classifier (on the printed page it flipped good lines into
-garbage). Lines and words under :data:`MIN_CONFIDENCE`, and lines with fewer than
-:data:`MIN_ALNUM` letters or digits, are dropped: on photos the recogniser produces such noise.
-As Rekognition does, at most :data:`MAX_WORDS` words are returned, LINE detections first (Ids ``0..``), then WORD detections whose ``ParentId`` is their line's Id.
+Settings, measured on the samples (see ``bench/local_bench.py``):
+
+- text detection by the int8 model built from RapidOCR's PP-OCRv6 detector
+  (:mod:`analyzer.local.quantize`): about 3-4x less CPU than the float model, the same words on
+  the samples;
+- detection on the image scaled so its longest side is at most :data:`DET_MAX_SIDE` px
+  (RapidOCR's default upscales the *shortest* side to 736, 3-4x slower; 416 px loses letters of
+  the name tag on the Grace Hopper photo);
+- no 180° line classifier (on the printed page it flipped good lines into garbage).
+
+Lines and words under :data:`MIN_CONFIDENCE`, and lines with fewer than :data:`MIN_ALNUM` letters
+or digits, are dropped: on photos the recogniser produces such noise. As Rekognition does, at
+most :data:`MAX_WORDS` words are returned, LINE detections first (Ids ``0..``), then WORD
+detections whose ``ParentId`` is their line's Id.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.local._deps import require
+from analyzer.local.quantize import DetModel, det_model
 
 MIN_CONFIDENCE = 80.0
 #: Lines with fewer letters/digits are dropped: on photos they are noise ("8" spanning a whole
@@ -32,8 +41,10 @@ TEXT_MODEL_VERSION = "local:rapidocr"
 class TextReader:
     """Reads LINE and WORD detections from an RGB image."""
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, det: DetModel | None = None) -> None:
         rapidocr = require("rapidocr")
+        #: the text-detection model in use (int8 unless ``IMGPIPE_OCR_DET=fp32`` or stale)
+        self.det = det or det_model()
         params: dict[str, Any] = {
             "Global.log_level": "error",
             "Global.return_word_box": True,
@@ -41,6 +52,8 @@ class TextReader:
             "Det.limit_type": "max",
             "Det.limit_side_len": DET_MAX_SIDE,
         }
+        if self.det.path:
+            params["Det.model_path"] = self.det.path
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
@@ -88,7 +101,9 @@ class TextReader:
             if not self._warm:
                 cv2 = require("cv2")
                 img = np.full((64, 320, 3), 255, dtype=np.uint8)
-                cv2.putText(img, "imgpipe 2024", (10, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 2)
+                cv2.putText(
+                    img, "imgpipe 2024", (10, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 2
+                )
                 self._engine(img)
                 self._warm = True
 
@@ -96,7 +111,8 @@ class TextReader:
         """A DetectText response for one RGB image."""
         self.warm_up()
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        result = self._engine(bgr)
+        # explicit flags: RapidOCR keeps the ones of its previous call
+        result = self._engine(bgr, use_det=True, use_cls=False, use_rec=True)
         h, w = rgb.shape[:2]
         return to_response(
             result.txts or (), result.scores or (), result.boxes, result.word_results, w, h
