@@ -21,12 +21,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from analyzer.local._deps import require
-from analyzer.local.quantize import DetModel, det_model
+from analyzer.local.quantize import SOURCE_NAME, DetModel, bundled_models, det_model
 
 MIN_CONFIDENCE = 80.0
 #: Lines with fewer letters/digits are dropped: on photos they are noise ("8" spanning a whole
@@ -35,6 +36,8 @@ MIN_ALNUM = 2
 _ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 MAX_WORDS = 100
 DET_MAX_SIDE = 480
+#: RapidOCR 3.9+'s default text recogniser (the file in its wheel)
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
 TEXT_MODEL_VERSION = "local:rapidocr"
 
 
@@ -60,16 +63,63 @@ class TextReader:
         self._engine = rapidocr.RapidOCR(params=params)
         self._lock = threading.Lock()
         self._warm = False
-        if threads and threads > 1:
+        if threads and threads > 1 and not self._give_sessions(threads):
             self._stop_spinning(threads)
 
-    def _stop_spinning(self, threads: int) -> None:
-        """Rebuild RapidOCR's two ONNX sessions with ``session.intra_op.allow_spinning=0``.
+    @staticmethod
+    def _options(threads: int) -> Any:
+        """Session options as RapidOCR sets them, plus ``session.intra_op.allow_spinning=0``.
 
         RapidOCR's config has no key for session config entries. Without spinning, the intra-op
         threads sleep instead of busy-waiting between operators, so the CPU they would burn goes
-        to the models running beside OCR (see :meth:`LocalDetector.detect`). Skipped, keeping
-        RapidOCR's own sessions, if its internals are not the expected ones.
+        to the models running beside OCR (see :meth:`LocalDetector.detect`).
+        """
+        ort = require("onnxruntime")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4
+        opts.enable_cpu_mem_arena = False  # RapidOCR's default
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
+
+    def _give_sessions(self, threads: int) -> bool:
+        """Build the detection and recognition sessions here and hand them to RapidOCR.
+
+        RapidOCR takes a ready ``InferenceSession`` under ``Det.session`` / ``Rec.session`` in its
+        config (its "custom session" support) and then builds none itself; its config accepts
+        such objects only under OmegaConf's ``allow_objects`` flag, so the two models are built
+        there and then. False (nothing changed) when the model files are not the ones RapidOCR
+        3.9+ ships.
+        """
+        ort = require("onnxruntime")
+        omegaconf = require("omegaconf")
+        models = bundled_models()
+        paths = {
+            "Det": Path(self.det.path) if self.det.path else models / SOURCE_NAME,
+            "Rec": models / REC_MODEL,
+        }
+        cfg = getattr(self._engine, "cfg", None)
+        if cfg is None or not all(path.is_file() for path in paths.values()):
+            return False
+        with omegaconf.flag_override(cfg, "allow_objects", True):
+            for section, path in paths.items():
+                cfg[section]["session"] = ort.InferenceSession(
+                    str(path),
+                    sess_options=self._options(threads),
+                    providers=["CPUExecutionProvider"],
+                )
+            self._engine._load_det_model()  # RapidOCR's detector and recogniser take them now
+            self._engine._load_rec_model()
+        return True
+
+    def _stop_spinning(self, threads: int) -> None:
+        """Rebuild RapidOCR's own two sessions without spinning (see :meth:`_options`).
+
+        The fallback of :meth:`_give_sessions` for other model files: RapidOCR loads its
+        models, then each session is built again from the same file. Skipped, keeping
+        RapidOCR's sessions, if its internals are not the expected ones.
         """
         ort = require("onnxruntime")
         for load in ("_load_det_model", "_load_rec_model"):
@@ -80,15 +130,8 @@ class TextReader:
             path = getattr(session, "_model_path", None)
             if wrapper is None or not isinstance(session, ort.InferenceSession) or not path:
                 continue
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 4
-            opts.enable_cpu_mem_arena = False  # RapidOCR's default
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             wrapper.session = ort.InferenceSession(
-                path, sess_options=opts, providers=session.get_providers()
+                path, sess_options=self._options(threads), providers=session.get_providers()
             )
 
     def warm_up(self) -> None:

@@ -145,3 +145,34 @@ def test_text_recognition_with_several_threads_does_not_spin(concurrent: LocalDe
         options = part.session.session.get_session_options()
         assert options.intra_op_num_threads == 2
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.slow
+def test_the_sessions_are_built_once_and_given_to_rapidocr(concurrent: LocalDetector) -> None:
+    # the int8 detector and RapidOCR's recogniser, built by TextReader with spinning off
+    reader = concurrent.models.ocr()
+    engine = reader._engine
+    assert engine.cfg.Det.session is engine.text_det.session.session
+    assert engine.cfg.Rec.session is engine.text_rec.session.session
+    assert engine.text_det.session.session._model_path == reader.det.path
+
+
+@pytest.mark.slow
+def test_other_model_files_fall_back_to_rebuilding_rapidocrs_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a recogniser file that is not the one RapidOCR 3.9+ ships
+    from analyzer.local import ocr
+
+    monkeypatch.setattr(ocr, "REC_MODEL", "PP-OCRv9_rec_tiny.onnx")
+
+    # WHEN a reader with 2 threads is built
+    reader = ocr.TextReader(threads=2)
+
+    # THEN RapidOCR loaded its own models and they were rebuilt without spinning
+    engine = reader._engine
+    assert "session" not in engine.cfg.Det and "session" not in engine.cfg.Rec
+    for part in (engine.text_det, engine.text_rec):
+        options = part.session.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert engine.text_det.session.session._model_path == reader.det.path
