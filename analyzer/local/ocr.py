@@ -3,8 +3,8 @@
 Settings, measured on the samples (see ``bench/local_bench.py``):
 
 - text detection by the int8 model built from RapidOCR's PP-OCRv6 detector
-  (:mod:`analyzer.local.quantize`): about 3-4x less CPU than the float model, the same words on
-  the samples;
+  (:mod:`analyzer.local.quantize`): about 3x less CPU than the float model, about as many words
+  read (``bench/ocr_accuracy.py``);
 - detection on the image scaled so its longest side is at most :data:`DET_MAX_SIDE` px
   (RapidOCR's default upscales the *shortest* side to 736, 3-4x slower; 416 px loses letters of
   the name tag on the Grace Hopper photo);
