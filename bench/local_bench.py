@@ -113,9 +113,9 @@ class _Timer:
 
 
 ALL_THREE = "all three analyses (detect, decode included)"
-ALL_THREE_FP32 = "all three, float32 text detection (before)"
+ALL_THREE_FP32 = "all three, float32 text detection"
 TEXT = "text (RapidOCR, int8 detection)"
-TEXT_FP32 = "text (RapidOCR, float32 detection: before)"
+TEXT_FP32 = "text (RapidOCR, float32 detection)"
 
 
 def latency(reps: int) -> dict[str, dict[str, float]]:

@@ -6,7 +6,7 @@ weights are quantized here to int8 per output channel, and its activations to ui
 set by the 99.99th percentile of calibration values, in ONNX's QDQ form, which onnxruntime fuses
 into integer convolutions. ``bench/local_bench.py`` times both in the same rounds: about 3x less
 CPU for text detection on a CPU with AVX-512 VNNI. ``bench/ocr_accuracy.py`` reads the printed
-page and a name tag at 16 sizes with both: about as many words (98.5 % against 99.1 % on the
+page and a name tag at 16 sizes with both: about as many words (97.1 % against 96.7 % on the
 page; the tag at 14 sizes against 13), and ``tests/local/test_local_ocr_int8.py`` holds its text
 boxes to the float model's on every sample.
 
