@@ -57,7 +57,7 @@ lint: venv
 	$(BIN)/mypy rules
 
 bench: venv
-	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*_bench.py bench/ocr_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf out build dist .pytest_cache .mypy_cache .ruff_cache *.egg-info
