@@ -41,6 +41,7 @@ browser:
 test: venv browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy rules
+	$(BIN)/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 demo: $(DEMO_STAMP) browser
@@ -55,6 +56,7 @@ demo: $(DEMO_STAMP) browser
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy rules
+	$(BIN)/lint-imports
 
 bench: venv
 	@for b in bench/*_bench.py bench/ocr_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -33,8 +33,8 @@ from aws_lambda_powertools import Logger  # noqa: E402
 
 from analyzer.app import Analyzer  # noqa: E402
 from analyzer.config import Settings  # noqa: E402
-from analyzer.memory import ListNotifier, MemoryStorage  # noqa: E402
 from analyzer.ports import Detection, ImageSource  # noqa: E402
+from imgpipe.memory import ListNotifier, MemoryStorage  # noqa: E402
 from rules import Needs, parse_ruleset  # noqa: E402
 
 RULES = """\

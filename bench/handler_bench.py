@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from batch_bench import BUCKET, PHOTO, SleepingDetector, build, sqs_event  # noqa: E402
 
-from analyzer.memory import MemoryStorage  # noqa: E402
+from imgpipe.memory import MemoryStorage  # noqa: E402
 
 BASELINE = """
 import time

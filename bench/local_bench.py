@@ -7,7 +7,7 @@ Measures, on this machine:
   the default thread budget a user gets (``LocalDetector()``: all CPUs for one image, so on 2+
   CPUs OCR runs beside the other models and each model has the threads ``LocalModels`` gives it);
 - the same with RapidOCR's float32 text detector instead of the shipped int8 one
-  (``analyzer.local.quantize``), interleaved image by image with it, and the ratio;
+  (``imgpipe.local.quantize``), interleaved image by image with it, and the ratio;
 - cold start to first result: a fresh Python process that imports, loads the models the rules
   need and analyses one photo;
 - peak memory (max RSS) of a process that loads all models and analyses every photo;
@@ -84,7 +84,7 @@ def ms(values: list[float], cpu: list[float]) -> dict[str, float]:
 
 def models_threads() -> str:
     """The default thread budget of one image, as ``LocalModels`` splits it."""
-    from analyzer.local.detector import LocalModels
+    from imgpipe.local.detector import LocalModels
 
     m = LocalModels()
     if not m.split:
@@ -124,9 +124,9 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
     import numpy as np
     from PIL import Image
 
-    from analyzer.local.detector import LocalDetector, LocalModels
-    from analyzer.local.quantize import DetModel
     from analyzer.ports import BytesImage
+    from imgpipe.local.detector import LocalDetector, LocalModels
+    from imgpipe.local.quantize import DetModel
     from rules import Needs
 
     detector = LocalDetector()
@@ -184,7 +184,7 @@ _COLD = textwrap.dedent(
     import json, resource, sys, time
     spawned = float(sys.argv[1])
     sys.path.insert(0, {root!r})
-    from analyzer.local.detector import LocalDetector
+    from imgpipe.local.detector import LocalDetector
     from analyzer.ports import BytesImage
     from rules import load_ruleset
     rules = load_ruleset({rules!r})
@@ -287,7 +287,7 @@ def main() -> None:
         "text": lat[TEXT_FP32]["cpu_median"] / lat[TEXT]["cpu_median"],
         "all three": lat[ALL_THREE_FP32]["median"] / lat[ALL_THREE]["median"],
     }
-    from analyzer.local.quantize import det_model
+    from imgpipe.local.quantize import det_model
 
     print(
         f"\nint8 vs float32 text detection, same rounds: text CPU {ratios['text']:.2f}x less, "

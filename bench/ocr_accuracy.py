@@ -40,8 +40,8 @@ def main() -> None:
     import numpy as np
     from PIL import Image
 
-    from analyzer.local.ocr import DET_MAX_SIDE, TextReader
-    from analyzer.local.quantize import DetModel, det_model
+    from imgpipe.local.ocr import DET_MAX_SIDE, TextReader
+    from imgpipe.local.quantize import DetModel, det_model
 
     int8 = DetModel("int8", str(args.int8)) if args.int8 else det_model("int8")
     readers = {  # 1 thread each: CPU time without thread-pool overhead

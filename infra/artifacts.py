@@ -4,9 +4,10 @@
   manylinux aarch64 wheels for the runtime's CPython, downloaded with pip and unpacked under
   ``python/``. It is cached by the hash of (requirements, platform, Python version), so only a
   change of requirements rebuilds it.
-* The **code zip** holds ``analyzer/`` (without the CLI and the laptop-only ``local`` adapters),
-  ``rules/`` (engine and presets, not the other stacks' rules files) and the stack's rules file
-  at :data:`RULES_IN_PACKAGE`.
+* The **code zip** is built by inclusion: exactly the files matched by :data:`CODE_INCLUDE`
+  (the function's package ``analyzer/`` and the engine ``rules/`` with its presets, never the
+  other stacks' rules files nor the ``imgpipe`` tool package) and the stack's rules file at
+  :data:`RULES_IN_PACKAGE`.
 
 Both zips are byte-identical for identical inputs: entries sorted, fixed timestamps and
 permissions, no ``__pycache__``. This module does not import pulumi.
@@ -43,9 +44,15 @@ MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_BUILDER_VERSION = "1"  # bump to invalidate every cached artifact
-_CODE_EXCLUDE = ("analyzer/cli/", "analyzer/local/")
-_CODE_SUFFIXES = (".py", ".json", ".yaml", ".typed")
+_BUILDER_VERSION = "2"  # bump to invalidate every cached artifact
+#: Everything the function's code zip holds besides the stack's rules file, as globs relative to
+#: the project root. A list of what goes in, so a new top-level package never leaks into the zip.
+CODE_INCLUDE = (
+    "analyzer/**/*.py",
+    "rules/**/*.py",
+    "rules/py.typed",
+    "rules/presets/*.yaml",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +122,13 @@ def describe(path: Path, cached: bool) -> Artifact:
 
 
 def code_files(project_root: Path, rules_file: Path) -> Iterator[tuple[str, bytes]]:
-    """What the function's code zip contains, as (archive path, bytes)."""
-    for package in ("analyzer", "rules"):
-        for path in sorted((project_root / package).rglob("*")):
-            rel = path.relative_to(project_root).as_posix()
-            if not path.is_file() or "__pycache__" in rel or rel.startswith(_CODE_EXCLUDE):
-                continue
-            if not rel.endswith(_CODE_SUFFIXES):
-                continue
-            if package == "rules" and rel.endswith(".yaml") and not rel.startswith("rules/presets/"):
-                continue  # other stacks' rules files stay out: a dev edit never changes prod
+    """What the function's code zip contains, as (archive path, bytes): :data:`CODE_INCLUDE`."""
+    chosen: set[Path] = set()
+    for pattern in CODE_INCLUDE:
+        chosen.update(p for p in project_root.glob(pattern) if p.is_file())
+    for path in sorted(chosen):
+        rel = path.relative_to(project_root).as_posix()
+        if "__pycache__" not in rel:
             yield rel, path.read_bytes()
     yield RULES_IN_PACKAGE, rules_file.read_bytes()
 

@@ -83,7 +83,7 @@ def test_code_zip_content(code: Artifact) -> None:
     names = _names(code)
     assert "analyzer/handler.py" in names and "rules/__init__.py" in names
     assert "rules/presets/wildlife.yaml" in names
-    assert not any(n.startswith(("analyzer/cli/", "analyzer/local/")) for n in names)
+    assert not any(n.startswith(("imgpipe/cli/", "imgpipe/local/")) for n in names)
     assert "rules/dev.yaml" not in names and "rules/prod.yaml" not in names
     assert not any("__pycache__" in n for n in names)
     with zipfile.ZipFile(code.path) as zf:

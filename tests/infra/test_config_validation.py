@@ -135,7 +135,7 @@ def test_invalid_rules_file_fails_with_the_validator_messages(
     tmp_path: Path, run_with: Callable[..., ProgramRun]
 ) -> None:
     # GIVEN the dev rules file with one threshold out of range
-    from analyzer.cli import app
+    from imgpipe.cli import app
 
     text = (ROOT / "rules" / "dev.yaml").read_text(encoding="utf-8")
     broken = tmp_path / "dev.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analyzer.cli import app, plan_cmd
+from imgpipe.cli import app, plan_cmd
 from tests.infra.conftest import ROOT
 
 

@@ -11,10 +11,10 @@ import pytest
 from local_testkit import ALL_NEEDS, SAMPLES
 
 from analyzer.errors import PermanentImageError
-from analyzer.local.detector import LocalDetector
-from analyzer.local.replay import RecordingDetector, RecordingStore
 from analyzer.ports import BytesImage
-from analyzer.report.browser import find_chromium
+from imgpipe.local.detector import LocalDetector
+from imgpipe.local.replay import RecordingDetector, RecordingStore
+from imgpipe.report.browser import find_chromium
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from local_testkit import ALL_NEEDS, sample
 
-from analyzer.local.detector import LocalDetector, LocalModels
-from analyzer.local.labels import FaceBox
 from analyzer.ports import BytesImage
+from imgpipe.local.detector import LocalDetector, LocalModels
+from imgpipe.local.labels import FaceBox
 from rules import Needs
 
 
@@ -162,7 +162,7 @@ def test_other_model_files_fall_back_to_rebuilding_rapidocrs_sessions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a recogniser file that is not the one RapidOCR 3.9+ ships
-    from analyzer.local import ocr
+    from imgpipe.local import ocr
 
     monkeypatch.setattr(ocr, "REC_MODEL", "PP-OCRv9_rec_tiny.onnx")
 

@@ -24,9 +24,9 @@ from moto import mock_aws
 
 from analyzer.app import Analyzer
 from analyzer.config import Settings
-from analyzer.local.replay import RecordingStore, ReplayDetector
-from analyzer.local.runner import LocalRun, collect_inputs
 from analyzer.ports import BytesImage, Detection, ImageSource, S3Image
+from imgpipe.local.replay import RecordingStore, ReplayDetector
+from imgpipe.local.runner import LocalRun, collect_inputs
 from rules import Needs, load_ruleset
 
 REGION = "eu-west-1"

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analyzer.local import moderation, ocr
-from analyzer.local._deps import require
-from analyzer.local.errors import MissingExtraError, ModelLoadError
-from analyzer.local.faces import neighbors_to_confidence
-from analyzer.local.labels import Box, FaceBox, label_map
-from analyzer.local.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, load_state_dict
+from imgpipe.local import moderation, ocr
+from imgpipe.local._deps import require
+from imgpipe.local.errors import MissingExtraError, ModelLoadError
+from imgpipe.local.faces import neighbors_to_confidence
+from imgpipe.local.labels import Box, FaceBox, label_map
+from imgpipe.local.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, load_state_dict
 from rules import taxonomy
 
 
@@ -213,7 +213,7 @@ def test_restricted_unpickler_refuses_code(tmp_path: Path) -> None:
 
 
 def test_bundled_weights_load_without_torch() -> None:
-    from analyzer.local.efficientnet import weights_path
+    from imgpipe.local.efficientnet import weights_path
 
     state = load_state_dict(weights_path())
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
@@ -223,7 +223,7 @@ def test_bundled_weights_load_without_torch() -> None:
 
 
 def test_truncated_weights_are_reported(tmp_path: Path) -> None:
-    from analyzer.local.efficientnet import weights_path
+    from imgpipe.local.efficientnet import weights_path
 
     data = Path(weights_path()).read_bytes()
     path = tmp_path / "cut.pth"
@@ -247,8 +247,8 @@ def test_missing_optional_package_names_the_extra(monkeypatch: pytest.MonkeyPatc
 def test_large_jpegs_are_decoded_at_a_reduced_scale() -> None:
     from PIL import Image
 
-    from analyzer.local.detector import decode
     from analyzer.ports import BytesImage
+    from imgpipe.local.detector import decode
 
     # GIVEN a 12 MP JPEG
     buf = io.BytesIO()

@@ -11,9 +11,9 @@ from botocore.validate import ParamValidator
 from local_testkit import ALL_NEEDS, PHOTOS, sample
 
 from analyzer.errors import PermanentImageError
-from analyzer.local import moderation
-from analyzer.local.detector import LocalDetector
 from analyzer.ports import BytesImage, S3Image
+from imgpipe.local import moderation
+from imgpipe.local.detector import LocalDetector
 from rules import Analysis, Needs
 
 pytestmark = pytest.mark.slow

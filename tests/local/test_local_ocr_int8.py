@@ -1,4 +1,4 @@
-"""The int8 text detector shipped in ``analyzer/local/data``: when it is used, and that it finds
+"""The int8 text detector shipped in ``imgpipe/local/data``: when it is used, and that it finds
 what RapidOCR's float model finds on the sample photos (which were not part of its calibration)."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from local_testkit import PHOTOS, SAMPLES
 
-from analyzer.local import quantize
-from analyzer.local.errors import LocalError
-from analyzer.local.ocr import TextReader
-from analyzer.local.quantize import DetModel, det_model
+from imgpipe.local import quantize
+from imgpipe.local.errors import LocalError
+from imgpipe.local.ocr import TextReader
+from imgpipe.local.quantize import DetModel, det_model
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def test_a_different_rapidocr_model_falls_back_to_float_with_a_warning(
     stale = tmp_path / "meta.json"
     stale.write_text(json.dumps(meta))
     clean_env.setattr(quantize, "INT8_DET_META", stale)
-    with caplog.at_level(logging.WARNING, logger="analyzer.local.quantize"):
+    with caplog.at_level(logging.WARNING, logger="imgpipe.local.quantize"):
         chosen = det_model()
     assert chosen.precision == "fp32" and chosen.path is None
     assert reason in chosen.reason

@@ -10,10 +10,10 @@ import pytest
 from local_testkit import ROOT, sample
 
 from analyzer.errors import PermanentImageError
-from analyzer.local.backends import Backend, BackendConfigError, make_detector
-from analyzer.local.errors import RecordingMismatchError, RecordingNotFoundError
-from analyzer.local.replay import RecordingDetector, RecordingStore, ReplayDetector, content_hash
 from analyzer.ports import BytesImage, Detection, ImageSource
+from imgpipe.local.backends import Backend, BackendConfigError, make_detector
+from imgpipe.local.errors import RecordingMismatchError, RecordingNotFoundError
+from imgpipe.local.replay import RecordingDetector, RecordingStore, ReplayDetector, content_hash
 from rules import Needs
 
 # real boto3 payloads of the analyzer's fixtures
@@ -159,7 +159,7 @@ def test_rekognition_backend_sends_bytes_and_its_answers_replay_identically(tmp_
 def test_rekognition_backend_without_credentials_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from analyzer.local.errors import LocalError
+    from imgpipe.local.errors import LocalError
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from local_testkit import DEMO_RULES, SAMPLES
 
-from analyzer.local.replay import RecordingStore, ReplayDetector
-from analyzer.local.runner import LocalRun, RunSummary, collect_inputs
-from analyzer.report import Browser, render_report
+from imgpipe.local.replay import RecordingStore, ReplayDetector
+from imgpipe.local.runner import LocalRun, RunSummary, collect_inputs
+from imgpipe.report import Browser, render_report
 from rules import load_ruleset
 
 pytestmark = pytest.mark.browser

@@ -172,7 +172,7 @@ BLOCKED_RUN = (
     "import sys\n"
     "for name in {blocked!r}:\n"
     "    sys.modules[name] = None  # as if the package were not installed\n"
-    "from analyzer.cli import main\n"
+    "from imgpipe.cli import main\n"
     "sys.argv = ['imgpipe', 'run', *{args!r}]\n"
     "main()\n"
 )

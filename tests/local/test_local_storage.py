@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.local.notifier import ConsoleNotifier
-from analyzer.local.runner import InputError, collect_inputs, format_evidence
-from analyzer.local.storage import FolderStorage, UnsafeKeyError
 from analyzer.ports import BytesImage, Notification, ObjectRef, Storage
+from imgpipe.local.notifier import ConsoleNotifier
+from imgpipe.local.runner import InputError, collect_inputs, format_evidence
+from imgpipe.local.storage import FolderStorage, UnsafeKeyError
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:

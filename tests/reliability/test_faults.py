@@ -26,7 +26,7 @@ from reliability_kit import (
     run_case,
 )
 
-from analyzer.ops import redrive
+from imgpipe.ops import redrive
 
 pytestmark = pytest.mark.usefixtures("aws")
 RULES = ruleset()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analyzer.cli import app
-from analyzer.ops.cost import PRICES, billed_units, estimate_cost
+from imgpipe.cli import app
+from imgpipe.ops.cost import PRICES, billed_units, estimate_cost
 from rules.features import Needs
 
 LABELS_ONLY = """version: 1

@@ -20,9 +20,9 @@ from reliability_kit import (
 )
 from typer.testing import CliRunner
 
-from analyzer.cli import app
-from analyzer.ops import inspect_dlq, redrive
-from analyzer.ops.errors import RedriveError
+from imgpipe.cli import app
+from imgpipe.ops import inspect_dlq, redrive
+from imgpipe.ops.errors import RedriveError
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -9,10 +9,10 @@ import pytest
 from reliability_kit import INPUT, RULES_YAML, FaultPlan, MotoStack, picture, ruleset
 from typer.testing import CliRunner
 
-from analyzer.cli import app
-from analyzer.ops import reprocess
-from analyzer.ops.errors import ReprocessError
-from analyzer.ops.reprocess import _delete_seen, split_prefix
+from imgpipe.cli import app
+from imgpipe.ops import reprocess
+from imgpipe.ops.errors import ReprocessError
+from imgpipe.ops.reprocess import _delete_seen, split_prefix
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from analyzer import memory
 from analyzer.ports import Detection, ImageSource, ObjectInfo
+from imgpipe import memory
 from rules import Needs
 
 RULES = """
@@ -73,7 +73,7 @@ def picture(width: int = 320, height: int = 240, fmt: str = "JPEG") -> bytes:
 
 
 class MemoryStorage(memory.MemoryStorage):
-    """The in-memory storage of :mod:`analyzer.memory`, recording calls and failing on demand.
+    """The in-memory storage of :mod:`imgpipe.memory`, recording calls and failing on demand.
 
     ``fail_on[name] = exc`` raises ``exc`` once at the next call of that step.
     """
