@@ -94,6 +94,8 @@ class Analyzer:
             lambda bucket: S3Storage(self.s3_client, bucket, region=self._region)
         )
         self.work: Callable[[ObjectRef], Mapping[str, Any]] = self._process
+        self._dynamodb_client = dynamodb_client
+        self._rejudge_idempotent: Any = None
         self.idempotent: Any = None
         if settings.idempotency_table:
             from analyzer.idempotency import IdempotentWork  # only when enabled: import cost
@@ -211,6 +213,9 @@ class Analyzer:
         if not isinstance(records, list):
             self.logger.error("event has no SQS Records; nothing to do", extra={"event_keys": list(event or {})})
             return {"batchItemFailures": []}
+        rejudge_failures: list[str] = []
+        if any(isinstance(r, Mapping) and '"imgpipe"' in str(r.get("body")) for r in records):
+            records, rejudge_failures = self._handle_rejudge(records, context)
         try:
             report = run_batch(
                 records,
@@ -228,7 +233,71 @@ class Analyzer:
             self._emit_metrics(report)
         except Exception:  # metrics must never turn done work into a retry (duplicates)
             self.logger.exception("emitting metrics failed")
-        return report.response()
+        response = report.response()
+        response["batchItemFailures"].extend({"itemIdentifier": m} for m in rejudge_failures)
+        return response
+
+    # -- re-judging (analyzer.rejudge) ----------------------------------------------------
+
+    def rejudger_for(self, bucket: str) -> Any:
+        from analyzer.rejudge import Rejudger, S3Archive
+
+        pipeline = self.pipeline_for(bucket)
+        archive = S3Archive(self.s3_client, bucket) if self.s3_client is not None else None
+        return Rejudger(pipeline, archive, self._detector)
+
+    def _rejudge_one(self, job: Any) -> Mapping[str, Any]:
+        from analyzer.rejudge import RulesMismatchError
+
+        if self.settings.bucket_name and job.bucket != self.settings.bucket_name:
+            return {"source_key": job.source_key, "status": "skipped", "why": "other_bucket"}
+        self.logger.thread_safe_append_keys(correlation_id=f"s3://{job.bucket}/{job.source_key}")
+        try:
+            outcome = self.rejudger_for(job.bucket).rejudge(job)
+            self.logger.info("image re-judged", extra=dict(outcome))
+            return outcome
+        except RulesMismatchError as exc:
+            self.logger.warning(str(exc))
+            raise
+        finally:
+            self.logger.thread_safe_clear_keys()
+
+    def _handle_rejudge(
+        self, records: list[Any], context: Any
+    ) -> tuple[list[Any], list[str]]:
+        """Run the re-judge messages of a batch; return the other records and the failed ids."""
+        from analyzer.rejudge import IdempotentRejudge, peek_kind, run_rejudge_batch
+
+        mine = [r for r in records if isinstance(r, Mapping) and peek_kind(r)]
+        if not mine:
+            return records, []
+        others = [r for r in records if not (isinstance(r, Mapping) and peek_kind(r))]
+        work: Callable[[Any], Mapping[str, Any]] = self._rejudge_one
+        if self.settings.idempotency_table:
+            if self._rejudge_idempotent is None:
+                self._rejudge_idempotent = IdempotentRejudge(
+                    self._rejudge_one, rules_digest=self.ruleset.digest,
+                    table_name=self.settings.idempotency_table,
+                    dynamodb_client=self._dynamodb_client,
+                    expires_after_seconds=self.settings.idempotency_ttl_seconds,
+                )
+            self._rejudge_idempotent.register_lambda_context(context)
+            work = self._rejudge_idempotent
+        report = run_rejudge_batch(mine, work, max_workers=self.settings.max_workers,
+                                   logger=self.logger)
+        try:
+            self._emit_rejudge_metrics(report.outcomes, len(report.failed_message_ids))
+        except Exception:
+            self.logger.exception("emitting metrics failed")
+        return others, report.failed_message_ids
+
+    def _emit_rejudge_metrics(self, outcomes: list[Mapping[str, Any]], failed: int) -> None:
+        statuses = Counter(str(o.get("status")) for o in outcomes)
+        for status, n in statuses.items():
+            name = "".join(part.capitalize() for part in status.split("_"))
+            self.metrics.add_metric(f"Rejudge{name}", MetricUnit.Count, n)
+        self.metrics.add_metric("RejudgeFailedMessages", MetricUnit.Count, failed)
+        self.metrics.flush_metrics()
 
     def _emit_metrics(self, report: BatchReport) -> None:
         m = self.metrics

@@ -34,6 +34,7 @@ from analyzer import __version__
 from analyzer.errors import AnalyzerError, DeliveryUnknownError, PermanentImageError
 from analyzer.ports import Detector, Notification, Notifier, ObjectInfo, ObjectRef, Storage
 from analyzer.precheck import DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_size, describe, precheck
+from analyzer.stored import pack_analysis
 from rules import Analysis, Ruleset
 
 VERDICTS: tuple[str, ...] = ("success", "failure", "review")
@@ -91,6 +92,10 @@ class ImageOutcome:
     notified: bool = False
     processed_at: str | None = None
     analyzer_version: str = __version__
+    #: the raw responses judged, compressed (:mod:`analyzer.stored`); None: nothing to re-judge
+    analysis: dict[str, Any] | None = None
+    #: earlier verdicts of this image, oldest first (appended by re-judging)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +122,8 @@ class ImageOutcome:
             "notified": self.notified,
             "processed_at": self.processed_at,
             "analyzer_version": self.analyzer_version,
+            "history": list(self.history),
+            "analysis": self.analysis,
         }
 
     @classmethod
@@ -146,6 +153,8 @@ class ImageOutcome:
             notified=bool(data.get("notified")),
             processed_at=data.get("processed_at"),
             analyzer_version=data.get("analyzer_version", __version__),
+            analysis=data.get("analysis"),
+            history=list(data.get("history") or []),
         )
 
 
@@ -301,6 +310,7 @@ class Pipeline:
         timings["detect"] = _ms(started)
         outcome.calls = dict(detection.calls)
         outcome.model_versions = dict(detection.model_versions)
+        outcome.analysis = pack_analysis(detection.responses, detection.model_versions)
         for api, ms in detection.timings_ms.items():
             timings[api] = ms
         analysis = Analysis.from_responses(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from imgpipe.cli import ops_cmd, plan_cmd, rules_cmd, run_cmd
+from imgpipe.cli import diff_cmd, ops_cmd, plan_cmd, rules_cmd, run_cmd
 
 app = typer.Typer(
     name="imgpipe",
@@ -22,6 +22,7 @@ app.command("run")(run_cmd.run)
 app.command("plan")(plan_cmd.plan)
 app.command("reprocess")(ops_cmd.reprocess_command)
 app.command("cost")(ops_cmd.cost_command)
+rules_cmd.app.command("diff")(diff_cmd.diff)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(ops_cmd.dlq_app, name="dlq")
 

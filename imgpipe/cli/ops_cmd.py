@@ -162,11 +162,32 @@ def reprocess_command(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
+    mode: Annotated[str, typer.Option("--mode", help="requeue: copy back to images/ from here (laptop loop, new Rekognition calls); rejudge: the stack's function judges the stored analyses again (zero Rekognition calls); reanalyse: the function calls Rekognition again on the analysed copies.")] = "requeue",
+    queue_url: Annotated[str | None, typer.Option("--queue-url", help="rejudge/reanalyse: the stack's queue (default: queue_url from --outputs).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="rejudge/reanalyse: the run id (default: new). Re-sending a run is answered by the function's idempotency.")] = None,
+    manifest: Annotated[Path | None, typer.Option("--manifest", help="rejudge/reanalyse: S3 Inventory CSV or key list of result records, instead of listing PREFIX.", dir_okay=False)] = None,
+    per_message: Annotated[int, typer.Option("--per-message", min=1, max=100, help="rejudge/reanalyse: images per SQS message.")] = 20,
+    senders: Annotated[int, typer.Option("--senders", min=1, max=64, help="rejudge/reanalyse: concurrent SendMessageBatch threads.")] = 8,
+    restore_tier: Annotated[str, typer.Option("--restore-tier", help="Archived (GLACIER/DEEP_ARCHIVE) copies whose verdict changes: restore tier Bulk | Standard | Expedited.")] = "Bulk",
+    restore_days: Annotated[int, typer.Option("--restore-days", min=1, help="Days the restored copy stays readable.")] = 7,
+    expect_rules: Annotated[Path | None, typer.Option("--expect-rules", help="rejudge/reanalyse: the rules file the function must run (its sha256 goes in each message; a function running other rules retries, then the DLQ).", dir_okay=False)] = None,
 ) -> None:
     """Send analysed images under PREFIX back through the pipeline (e.g. after a rule change)."""
     bad = [v for v in verdict or [] if v not in ("success", "failure", "review")]
     if bad:
         fail(f"--verdict: expected success, failure or review, not {bad[0]!r}")
+    if mode != "requeue":
+        from imgpipe.cli.rejudge_cmd import fleet_reprocess
+
+        fleet_reprocess(
+            prefix, mode=mode, bucket=bucket, queue_url=queue_url, outputs=outputs,
+            verdicts=tuple(verdict) if verdict else None, input_prefix=input_prefix,
+            output_prefix=output_prefix, results_prefix=results_prefix, max_objects=max_objects,
+            dry_run=dry_run, run_id=run_id, manifest=manifest, per_message=per_message,
+            senders=senders, restore_tier=restore_tier, restore_days=restore_days,
+            expect_rules=expect_rules, region=region, profile=profile, as_json=as_json,
+        )
+        return
     out = _outputs(outputs)
     name = _pick(bucket, out, "bucket_name")
     table = table or out.table_name

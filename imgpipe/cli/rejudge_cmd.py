@@ -1,0 +1,91 @@
+"""`imgpipe reprocess PREFIX --mode rejudge|reanalyse` — enqueue fleet work (see
+:mod:`imgpipe.ops.rejudge`); the stack's function does the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from imgpipe.cli._common import EXIT_RUNTIME, console, fail, print_json
+from imgpipe.ops.errors import OpsError, OutputsError, ReprocessError
+from imgpipe.ops.outputs import load_outputs
+from imgpipe.ops.rejudge import enqueue, listed_targets, manifest_targets
+from rules import RulesValidationError, load_ruleset
+
+
+def fleet_reprocess(
+    prefix: str,
+    *,
+    mode: str,
+    bucket: str | None,
+    queue_url: str | None,
+    outputs: Path | None,
+    verdicts: tuple[str, ...] | None,
+    input_prefix: str,
+    output_prefix: str,
+    results_prefix: str,
+    max_objects: int | None,
+    dry_run: bool,
+    run_id: str | None,
+    manifest: Path | None,
+    per_message: int,
+    senders: int,
+    restore_tier: str,
+    restore_days: int,
+    expect_rules: Path | None,
+    region: str | None,
+    profile: str | None,
+    as_json: bool,
+    session: Any = None,
+) -> None:
+    if mode not in ("rejudge", "reanalyse"):
+        fail(f"--mode: expected requeue, rejudge or reanalyse, not {mode!r}")
+    try:
+        out = load_outputs(outputs)
+        name = bucket or out.require("bucket_name")
+        queue = queue_url or (None if dry_run else out.require("queue_url"))
+    except OutputsError as exc:
+        fail(str(exc))
+    digest = None
+    if expect_rules is not None:
+        try:
+            digest = load_ruleset(expect_rules).digest
+        except RulesValidationError as exc:
+            fail(str(exc))
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session(region_name=region, profile_name=profile)
+    try:
+        if manifest is not None:
+            targets = manifest_targets(manifest, input_prefix=input_prefix,
+                                       results_prefix=results_prefix, verdicts=verdicts)
+        else:
+            targets = listed_targets(session.client("s3"), name, prefix,
+                                     input_prefix=input_prefix, output_prefix=output_prefix,
+                                     results_prefix=results_prefix, verdicts=verdicts)
+        result = enqueue(
+            session.client("sqs") if not dry_run else None, queue or "", name, targets,
+            mode=mode, run=run_id, per_message=per_message, senders=senders,
+            rules_sha256=digest, restore_tier=restore_tier, restore_days=restore_days,
+            dry_run=dry_run, max_images=max_objects,
+        )
+    except ReprocessError as exc:
+        fail(str(exc))
+    except (ClientError, BotoCoreError, OpsError, OSError) as exc:
+        fail(f"error: {exc}", EXIT_RUNTIME)
+    if as_json:
+        print_json({"bucket": name, "queue_url": queue, **result.to_dict()})
+        return
+    verb = "would enqueue" if dry_run else "enqueued"
+    per = ", ".join(f"{v} {n}" for v, n in sorted(result.by_verdict.items())) or "none"
+    console.print(
+        f"{verb} {result.images} image(s) ({per}) in {result.messages} message(s) for the "
+        f"stack's function, mode {mode}, run {result.run}; {result.images_per_second:.0f} "
+        f"images/s enqueued", highlight=False, markup=False)
+    if not dry_run:
+        console.print("The function re-judges at the stack's concurrency; watch the Rejudge* "
+                      "metrics and the DLQ. Archived copies are restored and moved by running "
+                      "the same command again once restores are done.", highlight=False)
