@@ -81,6 +81,11 @@ def function_policy(g: FunctionGrants) -> Document:
         # when the record or the source delete keeps failing after the copy, the copy is removed
         # again so the image stays in exactly one place (images/, its message in the DLQ)
         statement("UndoUnfinishedCopy", ["s3:DeleteObject"], [outputs]),
+        # re-judging (analyzer/rejudge.py) moves a record whose verdict changed to the new
+        # verdict's folder: the old record is deleted once the new one is written
+        statement("MoveRejudgedRecords", ["s3:DeleteObject"], [results]),
+        # re-judging an archived copy (GLACIER/DEEP_ARCHIVE) requests its restore before the move
+        statement("RestoreArchivedCopies", ["s3:RestoreObject"], [outputs]),
         # HeadObject on a missing key answers 404 (not 403) only with ListBucket; the analyzer
         # relies on that to see that a copy or a record does not exist yet.
         statement(

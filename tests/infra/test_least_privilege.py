@@ -26,7 +26,7 @@ from analyzer.config import Settings
 from analyzer.rekognition import RekognitionDetector
 from infra.artifacts import RULES_IN_PACKAGE
 from infra.mockrun import ProgramRun
-from rules import load_ruleset
+from rules import load_ruleset, parse_ruleset
 from tests.infra.aws_world import (
     SAMPLE_JPEG,
     World,
@@ -169,7 +169,6 @@ def test_function_policy_is_sufficient_and_tight(
         assert _denied(lambda: s3.put_object(Bucket=w.bucket, Key="images/loop.jpg", Body=b"x"))
         assert _denied(lambda: s3.get_object(Bucket=w.bucket, Key="other/secret.txt"))
         record_key = next(k for k in _keys(s3, w.bucket) if k.startswith("results/"))
-        assert _denied(lambda: s3.delete_object(Bucket=w.bucket, Key=record_key))
         assert _denied(lambda: s3.delete_object(Bucket=w.bucket, Key="other/secret.txt"))
         assert _denied(lambda: s3.put_object_tagging(
             Bucket=w.bucket, Key=record_key, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}))
@@ -194,3 +193,74 @@ def test_function_policy_is_sufficient_and_tight(
     assert envelope["TopicArn"] == w.topic_arn
     assert envelope["MessageAttributes"]["verdict"]["Value"] == routed[0].split("/")[1]
     assert admin.client("dynamodb").scan(TableName=w.table)["Count"] == 1
+
+
+def test_function_policy_allows_rejudging_archived_copies_and_nothing_more(
+    tmp_path: Path, stack: ProgramRun, world: tuple[World, boto3.Session, boto3.Session]
+) -> None:
+    from moto.moto_api import state_manager
+    from moto.s3.models import s3_backends
+
+    from analyzer.rejudge import rejudge_message
+
+    w, admin, user = world
+    with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
+                                         .inputs["code"].path)) as zf:
+        zf.extractall(tmp_path)
+    env = dict(w.env, RULES_PATH=str(tmp_path / RULES_IN_PACKAGE))
+    settings = Settings.from_env(env)
+    deployed = load_ruleset(settings.rules_path)
+    admin_s3, admin_sqs = admin.client("s3"), admin.client("sqs")
+    admin_s3.put_object(Bucket=w.bucket, Key="images/trail/cat 1.jpg", Body=SAMPLE_JPEG.read_bytes())
+    detector, stub = _stubbed_detector(user, deployed.needs.api_calls)
+    with enable_iam_authentication():
+        messages = drain(user.client("sqs"), w.queue_url)
+        Analyzer.build(settings, session=user, detector=detector).handle(
+            lambda_event(messages, w.queue_arn, w.region))
+    stub.assert_no_pending_responses()  # no Rekognition response left: re-judging calls none
+    [routed] = [k for k in _keys(admin_s3, w.bucket) if k.startswith("analyzed/")]
+    verdict = routed.split("/")[1]
+    # GIVEN the copy archived by the lifecycle, and rules under which its verdict changes
+    admin_s3.copy_object(Bucket=w.bucket, Key=routed, CopySource={"Bucket": w.bucket, "Key": routed},
+                         StorageClass="GLACIER", MetadataDirective="COPY")
+    other = "review" if verdict != "review" else "success"
+    flipped = parse_ruleset(
+        "version: 1\ndefault_verdict: " + other + "\nrules:\n  - name: nothing\n"
+        "    type: label_match\n    labels: [NoSuchLabelAnywhere]\n    outcome: tag\n",
+        "flipped.yaml")
+
+    def rejudge(run: str) -> dict[str, Any]:
+        body = rejudge_message(w.bucket, run, [{"source_key": "images/trail/cat 1.jpg"}])
+        admin_sqs.send_message(QueueUrl=w.queue_url, MessageBody=json.dumps(body))
+        with enable_iam_authentication():
+            msgs = drain(user.client("sqs"), w.queue_url)
+            analyzer = Analyzer.build(settings, session=user, detector=detector, ruleset=flipped)
+            response: dict[str, Any] = dict(analyzer.handle(
+                lambda_event(msgs, w.queue_arn, w.region)))
+            for m in msgs:
+                user.client("sqs").delete_message(QueueUrl=w.queue_url,
+                                                  ReceiptHandle=m["ReceiptHandle"])
+        return response
+
+    state_manager.set_transition("s3::keyrestore", {"progression": "manual", "times": 10**9})
+    try:
+        # WHEN the function re-judges it: record moved, restore requested (function credentials)
+        assert rejudge("run-1") == {"batchItemFailures": []}
+        assert "Restore" in admin_s3.head_object(Bucket=w.bucket, Key=routed)
+        # WHEN the restore is done and the function re-judges again: the copy moves
+        s3_backends["123456789012"]["aws"].get_object(w.bucket, routed).status = "RESTORED"
+        assert rejudge("run-2") == {"batchItemFailures": []}
+    finally:
+        state_manager.unset_transition("s3::keyrestore")
+    listed = _keys(admin_s3, w.bucket)
+    assert f"analyzed/{other}/trail/cat 1.jpg" in listed and routed not in listed
+    assert f"results/{other}/trail/cat 1.jpg.json" in listed
+    assert f"results/{verdict}/trail/cat 1.jpg.json" not in listed
+    # AND the new grants are scoped: no restore, no record delete outside their prefixes
+    admin_s3.put_object(Bucket=w.bucket, Key="other/cold.bin", Body=b"x", StorageClass="GLACIER")
+    with enable_iam_authentication():
+        s3 = user.client("s3")
+        assert _denied(lambda: s3.restore_object(
+            Bucket=w.bucket, Key="other/cold.bin",
+            RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}}))
+        assert _denied(lambda: s3.delete_object(Bucket=w.bucket, Key="other/cold.bin"))

@@ -1,0 +1,221 @@
+"""`imgpipe rules diff OLD NEW --history SOURCE`: back-tests over S3 results, a stack's results and
+local folders, with every AWS call counted (none to Rekognition)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_kit import (
+    RULES_YAML,
+    FakeDetector,
+    FaultPlan,
+    MotoStack,
+    fixture_response,
+    picture,
+    scenario_for,
+)
+from typer.testing import CliRunner
+
+from analyzer.ports import Detection
+from imgpipe.cli import app
+from imgpipe.cli.diff_cmd import RulesSpecError, load_rules_spec
+from imgpipe.local.runner import LocalRun, collect_inputs
+from imgpipe.ops.history import local_cases, parse_source
+from rules import parse_ruleset
+from rules.backtest import backtest
+
+ROOT = Path(__file__).resolve().parents[2]
+CATS_REJECTED = RULES_YAML.replace("    labels: [Cat]\n    outcome: success",
+                                   "    labels: [Cat]\n    outcome: failure")
+IMAGES = ("r/cat 1.jpg", "r/sub/cat+2.jpg", "r/plain.jpg", "r/weapon.jpg", "r/serial_label.jpg")
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every botocore API call made, by service."""
+    from botocore.client import BaseClient
+
+    calls: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        calls[self.meta.service_model.service_name] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    return calls
+
+
+@pytest.fixture
+def rules_files(tmp_path: Path) -> tuple[Path, Path]:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(RULES_YAML)
+    new.write_text(CATS_REJECTED)
+    return old, new
+
+
+@pytest.fixture
+def stack(aws: None) -> Iterator[MotoStack]:
+    stack = MotoStack()
+    for rel in IMAGES:
+        stack.upload(rel, picture())
+    stack.drain(stack.analyzer(FaultPlan()).handle)
+    yield stack
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, ["rules", "diff", *args])
+
+
+def test_diff_over_s3_results_counts_flips_by_rule_with_zero_rekognition_calls(
+    stack: MotoStack, rules_files: tuple[Path, Path], aws_calls: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(FakeDetector, "detect", lambda *a: pytest.fail("detector called"))
+    old, new = rules_files
+    result = invoke(str(old), str(new), "--history", f"s3://{stack.bucket}/results/", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["total"], data["judged"], data["verdict_flips"]) == (5, 5, 2)
+    assert data["transitions"] == [{"from": "success", "to": "failure", "count": 2}]
+    assert data["by_rule"] == {"cat": {"verdict_flips": 2, "category_changes": 0}}
+    assert data["stored_disagreements"] == 0
+    example = data["examples"][0]
+    assert example["key"].startswith("images/r/") and "cat" in example["key"]
+    assert example["old"]["why"].startswith("success: cat -> success (Cat")
+    assert example["new"]["why"].startswith("failure: cat -> failure (Cat")
+    # THEN S3 was read and Rekognition never called
+    assert aws_calls["s3"] > 0 and aws_calls["rekognition"] == 0
+
+
+def test_diff_over_a_stack_from_its_outputs_and_the_ci_gate(
+    stack: MotoStack, rules_files: tuple[Path, Path], tmp_path: Path, aws_calls: Counter[str]
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"bucket_name": stack.bucket}))
+    old, new = rules_files
+    human = invoke(str(old), str(new), "--stack", "prod", "--outputs", str(outputs))
+    assert human.exit_code == 0, human.output
+    text = " ".join(human.stdout.split())  # rich wraps long lines
+    assert "2 verdict flip(s)" in text and "success -> failure: 2" in text
+    gate = invoke(str(old), str(new), "--history", "stack:prod", "--outputs", str(outputs),
+                  "--fail-above", "1")
+    assert gate.exit_code == 1 and "2 flips > --fail-above 1" in " ".join(gate.stdout.split())
+    ok = invoke(str(old), str(new), "--history", "stack", "--outputs", str(outputs),
+                "--fail-above", "2", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["gate_failed"] is False
+    assert aws_calls["rekognition"] == 0
+    missing = invoke(str(old), str(new), "--history", "stack")
+    assert missing.exit_code == 2 and "--outputs" in missing.output
+
+
+def test_old_records_are_reported_not_rejudgeable(
+    stack: MotoStack, rules_files: tuple[Path, Path]
+) -> None:
+    key = "results/success/r/cat 1.jpg.json"
+    record = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    del record["analysis"]
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(record).encode())
+    old, new = rules_files
+    data = json.loads(invoke(str(old), str(new), "--history", f"s3://{stack.bucket}",
+                             "--json").stdout)
+    assert data["not_judgeable"] == {"no stored analysis (older record)": 1}
+    assert data["verdict_flips"] == 1
+
+
+class NameDetector:
+    """Recorded Rekognition responses chosen by the image's name (a local run's BytesImage)."""
+
+    DIRS = FakeDetector.DIRS
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: Any, needs: Any) -> Detection:
+        self.calls += 1
+        scenario = scenario_for(image.name)
+        return Detection(responses={f: fixture_response(self.DIRS[f], scenario)
+                                    for f in needs.features})
+
+
+def test_diff_over_a_local_out_folder(tmp_path: Path, rules_files: tuple[Path, Path]) -> None:
+    # GIVEN an `imgpipe run --out` folder made with the old rules
+    photos = tmp_path / "photos"
+    for rel in IMAGES:
+        (photos / rel).parent.mkdir(parents=True, exist_ok=True)
+        (photos / rel).write_bytes(picture())
+    detector = NameDetector()
+    out = tmp_path / "out"
+    LocalRun(parse_ruleset(RULES_YAML), detector, out, workers=1).run(collect_inputs([photos]))
+    calls_to_make_it = detector.calls
+
+    # WHEN the change is back-tested over it
+    old, new = rules_files
+    result = invoke(str(old), str(new), "--history", str(out), "--json")
+
+    # THEN the same answer as over S3, and the detector was not asked again
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["total"], data["judged"], data["verdict_flips"]) == (5, 5, 2)
+    assert detector.calls == calls_to_make_it
+
+
+def test_diff_over_recordings_and_analysis_files(
+    tmp_path: Path, rules_files: tuple[Path, Path]
+) -> None:
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    responses = {f: fixture_response(d, "cat") for f, d in FakeDetector.DIRS.items()}
+    (rec / ("a" * 64 + ".json")).write_text(json.dumps(
+        {"format": 1, "sha256": "a" * 64, "name": "cat.jpg", "responses": responses}))
+    (rec / ("b" * 64 + ".json")).write_text(json.dumps(
+        {"format": 1, "sha256": "b" * 64, "name": "bad.gif", "responses": {},
+         "error": {"reason": "precheck:unsupported_format", "message": "GIF"}}))
+    old, new = rules_files
+    data = json.loads(invoke(str(old), str(new), "--history", str(rec), "--json").stdout)
+    assert data["verdict_flips"] == 1 and data["examples"][0]["key"] == "cat.jpg"
+    assert data["not_judgeable"] == {"rejected before analysis (precheck:unsupported_format)": 1}
+    # the repository's ANALYSIS.json fixtures are a history too
+    cases = list(local_cases(ROOT / "tests" / "events" / "analysis"))
+    assert len(cases) == 7 and all(c.analysis is not None for c in cases)
+
+
+def test_old_and_new_may_be_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    (repo / "rules").mkdir(parents=True)
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                       cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q")
+    (repo / "rules" / "prod.yaml").write_text(RULES_YAML)
+    git("add", ".")
+    git("commit", "-qm", "one")
+    (repo / "rules" / "prod.yaml").write_text(CATS_REJECTED)
+    git("commit", "-qam", "two")
+    monkeypatch.chdir(repo)
+    old, new = load_rules_spec("HEAD~1:rules/prod.yaml"), load_rules_spec("rules/prod.yaml")
+    assert old.source == "HEAD~1:rules/prod.yaml" and old.digest != new.digest
+    cases = list(local_cases(ROOT / "tests" / "events" / "analysis"))
+    assert backtest(old, new, cases).total == 7
+    with pytest.raises(RulesSpecError, match="HEAD~5"):
+        load_rules_spec("HEAD~5:rules/prod.yaml")
+    bad = CliRunner().invoke(app, ["rules", "diff", "nope.yaml", "rules/prod.yaml",
+                                   "--history", "."])
+    assert bad.exit_code == 2 and "nope.yaml" in bad.output
+
+
+def test_history_sources_are_parsed_or_refused(tmp_path: Path) -> None:
+    assert parse_source("s3://b").prefix == "results/"
+    assert parse_source("s3://b/results/success/").prefix == "results/success/"
+    assert parse_source("stack:prod", bucket_from_outputs="b").bucket == "b"
+    assert parse_source(str(tmp_path)).kind == "local"
+    with pytest.raises(Exception, match="no such folder"):
+        parse_source(str(tmp_path / "missing"))
