@@ -221,12 +221,23 @@ def cost_command(
     rules: Annotated[Path, typer.Option("--rules", help="A rules YAML file.", show_default=False)],
     images: Annotated[int, typer.Option("--images", min=0, help="Number of images.")] = 1000,
     as_json: JsonOpt = False,
+    compare_rejudge: Annotated[bool, typer.Option("--compare-rejudge", help="Compare re-judging stored analyses with re-analysing N images.")] = False,
+    changed: Annotated[float, typer.Option("--changed", min=0, max=1, help="--compare-rejudge: fraction of images whose verdict changes.")] = 0.05,
+    archived: Annotated[float, typer.Option("--archived", min=0, max=1, help="--compare-rejudge: fraction of analysed copies already archived.")] = 0.0,
+    restore_tier: Annotated[str, typer.Option("--restore-tier", help="--compare-rejudge: Bulk | Standard | Expedited.")] = "Bulk",
+    image_kb: Annotated[int, typer.Option("--image-kb", min=1, help="--compare-rejudge: average image size.")] = 500,
 ) -> None:
     """Rekognition calls and cost for N images under a ruleset (first-tier list prices)."""
     try:
         ruleset = load_ruleset(rules)
     except RulesValidationError as exc:
         fail(str(exc))
+    if compare_rejudge:
+        from imgpipe.cli.rejudge_cmd import print_cost_comparison
+
+        print_cost_comparison(ruleset, rules, images, changed=changed, archived=archived,
+                              restore_tier=restore_tier, image_kb=image_kb, as_json=as_json)
+        return
     estimate = estimate_cost(ruleset.needs, images)
     if as_json:
         print_json({"rules": str(rules), **estimate.to_dict()})

@@ -89,3 +89,37 @@ def fleet_reprocess(
         console.print("The function re-judges at the stack's concurrency; watch the Rejudge* "
                       "metrics and the DLQ. Archived copies are restored and moved by running "
                       "the same command again once restores are done.", highlight=False)
+
+
+def print_cost_comparison(
+    ruleset: Any, rules: Path, images: int, *, changed: float, archived: float,
+    restore_tier: str, image_kb: int, as_json: bool,
+) -> None:
+    """`imgpipe cost --compare-rejudge`: re-judging vs re-analysing N images."""
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from imgpipe.ops.rejudge_cost import AWS_PRICES_CHECKED_ON, CostAssumptions, comparison_dict
+
+    if restore_tier not in ("Bulk", "Standard", "Expedited"):
+        fail(f"--restore-tier: expected Bulk, Standard or Expedited, not {restore_tier!r}")
+    assumptions = CostAssumptions(changed_fraction=Decimal(str(changed)),
+                                  archived_fraction=Decimal(str(archived)),
+                                  restore_tier=restore_tier, image_kb=image_kb)
+    data = comparison_dict(ruleset.needs, images, assumptions)
+    if as_json:
+        print_json({"rules": str(rules), **data})
+        return
+    table = Table(title=f"{rules}: {images} image(s), {changed:.0%} change verdict, "
+                        f"{archived:.0%} archived")
+    table.add_column("USD")
+    table.add_column("re-judge (stored analyses)", justify="right")
+    table.add_column("re-analyse (Rekognition again)", justify="right")
+    for line in data["rejudge"]["lines"]:
+        table.add_row(line, data["rejudge"]["lines"][line], data["reanalyse"]["lines"][line])
+    table.add_row("total", data["rejudge"]["usd"], data["reanalyse"]["usd"], style="bold")
+    console.print(table)
+    console.print(f"re-analysing costs {data['reanalyse_over_rejudge']}x re-judging. AWS list "
+                  f"prices (US East) as recorded on {AWS_PRICES_CHECKED_ON}: check before "
+                  "quoting.", highlight=False)
