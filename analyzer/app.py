@@ -283,8 +283,11 @@ class Analyzer:
                 )
             self._rejudge_idempotent.register_lambda_context(context)
             work = self._rejudge_idempotent
-        report = run_rejudge_batch(mine, work, max_workers=self.settings.max_workers,
-                                   logger=self.logger)
+        # stored analyses only: S3-bound, REJUDGE_WORKERS; re-analysis calls Rekognition and
+        # keeps the stack's MAX_WORKERS (sized for its quota)
+        reanalyse = any('"reanalyse"' in str(r.get("body")) for r in mine)
+        workers = self.settings.max_workers if reanalyse else self.settings.rejudge_workers
+        report = run_rejudge_batch(mine, work, max_workers=workers, logger=self.logger)
         try:
             self._emit_rejudge_metrics(report.outcomes, len(report.failed_message_ids))
         except Exception:

@@ -34,6 +34,8 @@ class Settings(BaseModel):
     results_prefix: str = Field(default="results/", alias="RESULTS_PREFIX")
     notify_verdicts: frozenset[str] = Field(default=frozenset(VERDICTS), alias="NOTIFY_VERDICTS")
     max_workers: int = Field(default=10, ge=1, le=64, alias="MAX_WORKERS")
+    #: images one invocation re-judges at once (no Rekognition calls: not bound by its quota)
+    rejudge_workers: int = Field(default=10, ge=1, le=64, alias="REJUDGE_WORKERS")
     delete_source: bool = Field(default=True, alias="DELETE_SOURCE")
     max_image_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES, alias="MAX_IMAGE_BYTES")
     min_image_px: int = Field(default=MIN_PX, ge=1, alias="MIN_IMAGE_PX")
