@@ -39,6 +39,9 @@ def load_stack(project_root: Path) -> LoadedStack:
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
     rules_file, apis = validate_rules(project_root, settings)
+    from infra.backtest import log_preview_backtest
+
+    log_preview_backtest(project_root, settings.rules_path)
     artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS)
     return LoadedStack(
         settings=settings,

@@ -165,3 +165,19 @@ def backtest(old: Ruleset, new: Ruleset, cases: Iterable[Case]) -> BacktestResul
             if before.categories != after.categories:
                 impact.category_changes += 1
     return result
+
+
+def summary_line(result: BacktestResult) -> str:
+    """One line for logs and previews: images, flips, by rule."""
+    text = (f"rules back-test {result.old_source} -> {result.new_source}: {result.total} past "
+            f"image(s), {result.judged} judged again, {result.verdict_flips} verdict flip(s), "
+            f"{result.category_changes} category change(s)")
+    if result.transitions:
+        text += " [" + ", ".join(f"{a}->{b}: {n}" for (a, b), n in
+                                 sorted(result.transitions.items())) + "]"
+    if result.by_rule:
+        text += "; by rule: " + ", ".join(f"{name} {i.verdict_flips}" for name, i in
+                                          sorted(result.by_rule.items()))
+    if result.not_judgeable:
+        text += f"; {sum(result.not_judgeable.values())} not re-judgeable"
+    return text

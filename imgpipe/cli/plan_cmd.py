@@ -26,6 +26,9 @@ def plan(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print resources and outputs as JSON instead.")
     ] = False,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Rules to back-test against: a file or REV:PATH (default: HEAD:<the stack's rules file>).")] = None,
+    history: Annotated[list[str] | None, typer.Option("--history", help="More past analyses for the back-test (repeatable): stack (with --outputs), s3://..., a local folder.")] = None,
+    outputs: Annotated[Path | None, typer.Option("--outputs", help="Stack outputs JSON, for --history stack.", dir_okay=False)] = None,
 ) -> None:
     """Evaluate the Pulumi program offline (mocks) and print the resource tree."""
     root = project_dir.resolve()
@@ -43,9 +46,19 @@ def plan(
             fail(str(exc), EXIT_RUNTIME)
         except InfraError as exc:
             fail(str(exc), EXIT_INVALID)
+    from imgpipe.cli.plan_backtest import plan_backtest
+
+    try:
+        backtest, line, sources = plan_backtest(root, str(run.outputs.get("rules_file")),
+                                                baseline=baseline, histories=history,
+                                                outputs=outputs)
+    except Exception as exc:  # the plan itself succeeded; the back-test is information
+        backtest, line, sources = None, f"rules back-test failed: {exc}", []
     if as_json:
         typer.echo(json.dumps(
             {"stack": stack, "outputs": run.outputs,
+             "backtest": {"summary": line, "history": sources,
+                          **(backtest.to_dict() if backtest else {})},
              "resources": [{"type": r.type, "name": r.name, "inputs": _plain(r.inputs)}
                            for r in run.resources]},
             indent=2, sort_keys=True, default=str,
@@ -55,6 +68,11 @@ def plan(
     console.print(f"[bold]{len(run.resources)}[/] resources; outputs:")
     for key, value in run.outputs.items():
         console.print(f"  {key} = {value}", highlight=False, markup=False)
+    console.print(line, highlight=False, markup=False)
+    if backtest is not None and backtest.changes:
+        from imgpipe.cli.diff_cmd import render
+
+        render(backtest, ", ".join(sources), examples=3)
 
 
 def _plain(value: Any) -> Any:
