@@ -14,8 +14,9 @@ from imgpipe.cli import app
 from infra.backtest import log_preview_backtest
 from tests.infra.conftest import ROOT
 
-#: dev's rules with people no longer sent to review: the hiker's verdict changes.
+
 def people_accepted() -> str:
+    """dev's rules with people no longer sent to review: the hiker's verdict changes."""
     text = (ROOT / "rules" / "dev.yaml").read_text()
     start = text.index("  - name: people")
     head, tail = text[:start], text[start:]
