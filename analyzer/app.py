@@ -190,6 +190,8 @@ class Analyzer:
         try:
             outcome = self.pipeline_for(ref.bucket).process(ref)
             record = outcome.to_dict()
+            # the stored analysis lives in the S3 record; the idempotency item stays small
+            record.pop("analysis", None)
             self.logger.info(
                 "image processed",
                 extra={"status": outcome.status, "verdict": outcome.verdict,
