@@ -280,3 +280,32 @@ def test_unknown_control_messages_and_wrong_rules_fail_to_the_dlq() -> None:
     stack.drain(stack.analyzer(FaultPlan()).handle)
     assert len(stack.queue_messages(stack.dlq_url)) == 3
     assert "analyzed/review/r/plain.jpg" in stack.keys("analyzed/")
+
+
+def test_cli_rejudge_enqueues_from_the_stack_outputs(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from imgpipe.cli import app
+
+    stack, _ = analysed_stack()
+    rules = tmp_path / "new.yaml"
+    rules.write_text(CATS_REJECTED)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"bucket_name": stack.bucket, "queue_url": stack.queue_url}))
+    runner = CliRunner()
+    dry = runner.invoke(app, ["reprocess", "r/", "--mode", "rejudge", "--outputs", str(outputs),
+                              "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["images"] == 4 and stack.queue_messages(stack.queue_url) == []
+    done = runner.invoke(app, ["reprocess", "analyzed/success/r/", "--mode", "rejudge",
+                               "--outputs", str(outputs), "--expect-rules", str(rules),
+                               "--per-message", "1", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert (data["images"], data["messages"], data["by_verdict"]) == (2, 2, {"success": 2})
+    stack.rules = ruleset(CATS_REJECTED)
+    plan = FaultPlan()
+    stack.drain(stack.analyzer(plan).handle)
+    assert len(plan.published) == 2 and rekognition_calls(plan) == 0
+    bad = runner.invoke(app, ["reprocess", "r/", "--mode", "guess", "--outputs", str(outputs)])
+    assert bad.exit_code == 2 and "--mode" in bad.output
