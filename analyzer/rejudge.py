@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 from analyzer.errors import AnalyzerError, DeliveryUnknownError, MalformedRecordError
 from analyzer.pipeline import VERDICTS, ImageOutcome, Pipeline
-from analyzer.ports import Detector, Notification, ObjectInfo, S3Image
+from analyzer.ports import Detector, Notification, S3Image
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis
 from rules import Analysis
 
@@ -577,8 +577,3 @@ def run_rejudge_batch(
                                      if m not in report.failed_message_ids)
     return report
 
-
-def object_info(key: str, head: Mapping[str, Any]) -> ObjectInfo:
-    """An :class:`ObjectInfo` from a HeadObject answer (used by tests and tools)."""
-    return ObjectInfo(key=key, size=int(head.get("ContentLength", 0)), etag=head.get("ETag"),
-                      version_id=head.get("VersionId"), content_type=head.get("ContentType"))
