@@ -248,6 +248,26 @@ class StackSettings(_Model):
 # ---- loading -------------------------------------------------------------------------------
 
 
+def config_keys() -> list[str]:
+    """The project's config keys the settings know (camelCase, as in the stack file)."""
+    return [f.alias or name for name, f in StackSettings.model_fields.items()]
+
+
+def stack_config(stack_file: Path) -> dict[str, str]:
+    """The config map the engine would hand the program for this stack file."""
+    data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    return {key: encode_value(value) for key, value in (data.get("config") or {}).items()}
+
+
+def encode_value(value: Any) -> str:
+    """Pulumi passes scalars as strings and objects/lists as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
 def decode_config(raw: Mapping[str, Any], project: str = PROJECT) -> dict[str, Any]:
     """Turn the engine's ``project:key -> str`` map into plain values (objects are JSON)."""
     prefix = f"{project}:"

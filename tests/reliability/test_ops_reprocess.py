@@ -9,6 +9,7 @@ import pytest
 from reliability_kit import INPUT, RULES_YAML, FaultPlan, MotoStack, picture, ruleset
 from typer.testing import CliRunner
 
+from analyzer.layout import KeyLayout
 from imgpipe.cli import app
 from imgpipe.ops import reprocess
 from imgpipe.ops.errors import ReprocessError
@@ -117,12 +118,12 @@ def test_only_the_version_seen_is_deleted() -> None:
     ("analyzed/failure", (("failure",), "")),
 ])
 def test_prefix_forms(prefix: str, expected: tuple[object, str]) -> None:
-    assert split_prefix(prefix, input_prefix="images/", output_prefix="analyzed/") == expected
+    assert split_prefix(prefix, KeyLayout("images/", "analyzed/")) == expected
 
 
 def test_unknown_verdict_folder_is_an_error() -> None:
     with pytest.raises(ReprocessError, match="analyzed/<success"):
-        split_prefix("analyzed/bogus/x", input_prefix="images/", output_prefix="analyzed/")
+        split_prefix("analyzed/bogus/x", KeyLayout("images/", "analyzed/"))
 
 
 def test_cli_reprocess_with_outputs(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from analyzer.errors import PermanentImageError
 from analyzer.pipeline import (
     ImageOutcome,
+    KeyLayout,
     OutsideInputPrefixError,
     Pipeline,
     PipelineSettings,
@@ -227,7 +228,8 @@ def test_keys_outside_the_input_prefix_are_refused() -> None:
 
 
 def test_local_style_empty_input_prefix() -> None:
-    pipeline, _storage, *_ = make({"trip/cat.jpg": sample("animals/cat.jpg")}, input_prefix="")
+    pipeline, _storage, *_ = make({"trip/cat.jpg": sample("animals/cat.jpg")},
+                                  layout=KeyLayout(input_prefix=""))
     assert pipeline.process("trip/cat.jpg").destination_key == "analyzed/success/trip/cat.jpg"
 
 
