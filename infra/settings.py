@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from rules import Verdict
+
 PROJECT = "image-pipeline"
 
 #: CloudWatch Logs accepts only these retention periods (days).
@@ -44,7 +46,6 @@ MANAGED_ENVIRONMENT = frozenset(
     }
 )  # fmt: skip
 
-Verdict = Literal["success", "failure", "review"]
 StorageClass = Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 Protocol = Literal["email", "email-json", "sms", "https", "http", "sqs", "lambda", "firehose"]
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from analyzer_testkit import (
-    FakeDetector,
-    MemoryStorage,
-    RecordingNotifier,
-    picture,
-    rekognition_response,
-    sample,
-)
 from botocore.exceptions import ClientError
 
 from analyzer.errors import PermanentImageError
@@ -27,6 +19,9 @@ from analyzer.pipeline import (
 from analyzer.ports import ObjectRef
 from analyzer.precheck import Limits
 from rules import Ruleset, parse_ruleset
+from tests.support.fakes import FakeDetector, MemoryStorage, RecordingNotifier
+from tests.support.images import picture
+from tests.support.paths import rekognition_response, sample
 
 WILDLIFE = """
 version: 1
