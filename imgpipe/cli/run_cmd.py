@@ -206,7 +206,8 @@ def run(
             highlight=False,
         )
         console.print(
-            f"copies and result records: {escape(str(out))}/analyzed/, {escape(str(out))}/results/"
+            f"copies and result records: {escape(str(out))}/{LAYOUT.output_prefix}, "
+            f"{escape(str(out))}/{LAYOUT.results_prefix}"
         )
         if report is not None:
             console.print(
