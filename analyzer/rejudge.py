@@ -47,13 +47,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from analyzer.errors import AnalyzerError, DeliveryUnknownError, MalformedRecordError
-from analyzer.pipeline import VERDICTS, ImageOutcome, Pipeline
+from analyzer.layout import VERDICTS, KeyLayout
+from analyzer.pipeline import Pipeline
 from analyzer.ports import Detector, Notification, S3Image
+from analyzer.results import outcome_from_record
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis
-from rules import Analysis
+from rules import Analysis, Verdict
 
 MESSAGE_KIND = "rejudge"
 MESSAGE_VERSION = 1
@@ -68,6 +71,23 @@ class RulesMismatchError(AnalyzerError):
     """The message asks for rules the function does not run (yet): retried, then the DLQ."""
 
 
+class RejudgeStatus(StrEnum):
+    """What re-judging did with one image (the ``status`` of its outcome; the pipeline's own
+    :class:`analyzer.results.Status` is for uploads). Metrics: ``Rejudge<Status>``."""
+
+    UNCHANGED = "unchanged"  # same verdict: nothing moved or announced (record updated if needed)
+    CHANGED = "changed"  # moved to the new verdict's folder and announced
+    CHANGED_MOVE_DEFERRED = "changed_move_deferred"  # archived copy: restore requested
+    MOVE_COMPLETED = "move_completed"  # a deferred move finished (then judged again)
+    RESTORE_IN_PROGRESS = "restore_in_progress"  # a deferred move waits for its restore
+    NOT_REJUDGEABLE = "not_rejudgeable"  # no stored analysis, or one lacking what rules need
+    ALREADY_DONE = "already_done"  # this run's record exists: only leftovers were finished
+    MISSING = "missing"  # no result record of the image in any verdict folder
+    IMAGE_MISSING = "image_missing"  # a record, but no analysed copy to move
+    DUPLICATE = "duplicate"  # answered from the idempotency store
+    SKIPPED = "skipped"  # another bucket than the function's
+
+
 # --- the message --------------------------------------------------------------------------------
 
 
@@ -79,7 +99,7 @@ class RejudgeJob:
     source_key: str
     run: str
     mode: str = "rejudge"
-    verdict: str | None = None
+    verdict: Verdict | None = None
     rules_sha256: str | None = None
     restore_tier: str = "Bulk"
     restore_days: int = 7
@@ -146,7 +166,8 @@ def parse_rejudge(record: Mapping[str, Any]) -> RejudgeMessage:
         verdict = item.get("verdict") if isinstance(item, dict) else None
         if not isinstance(key, str) or not key or (verdict is not None and verdict not in VERDICTS):
             raise MalformedRecordError(f"items[{index}]: needs 'source_key' (and a known verdict)")
-        jobs.append(RejudgeJob(bucket, key, run, mode, verdict,
+        jobs.append(RejudgeJob(bucket, key, run, mode,
+                               None if verdict is None else Verdict(verdict),
                                rules if isinstance(rules, str) else None, tier, days))
     return RejudgeMessage(message_id, tuple(jobs))
 
@@ -255,18 +276,19 @@ class Rejudger:
         clock: Callable[[], str] = _now,
     ) -> None:
         self.pipeline = pipeline
+        self.layout: KeyLayout = pipeline.layout
         self.storage = pipeline.storage
         self.ruleset = pipeline.ruleset
         self.archive = archive
         self.detector = detector
         self._clock = clock
 
-    # keys
+    # keys (the pipeline's layout)
     def _rec(self, source_key: str, verdict: str) -> str:
-        return self.pipeline.record_key(source_key, verdict)
+        return self.layout.record_key(source_key, verdict)
 
     def _dest(self, source_key: str, verdict: str) -> str:
-        return self.pipeline.destination_key(source_key, verdict)
+        return self.layout.destination_key(source_key, verdict)
 
     def rejudge(self, job: RejudgeJob) -> dict[str, Any]:
         """Re-judge one image; returns a small outcome dict (``status`` says what happened)."""
@@ -276,44 +298,44 @@ class Rejudger:
                 f"{self.ruleset.digest[:12]} ({self.ruleset.name}): deploy first, or the old "
                 "function is still draining"
             )
-        self.pipeline.relative_key(job.source_key)
+        self.layout.relative_key(job.source_key)
         order = ([job.verdict] if job.verdict else []) + [v for v in VERDICTS if v != job.verdict]
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[Verdict, dict[str, Any]] = {}
         for verdict in order:
             record = self.storage.get_record(self._rec(job.source_key, verdict))
             if record is not None and record.get("source_key") == job.source_key:
                 found[verdict] = record
         base = {"source_key": job.source_key, "run": job.run, "mode": job.mode}
         if not found:
-            return {**base, "status": "missing"}
+            return {**base, "status": RejudgeStatus.MISSING}
         mine = [v for v, r in found.items() if (r.get("rejudge") or {}).get("run") == job.run]
         if mine:  # a redelivery: finish what the earlier delivery left
             verdict = mine[0]
             record = found[verdict]
             self._finish(job, record, {v: r for v, r in found.items() if v != verdict})
-            return {**base, "status": "already_done", "verdict": verdict}
+            return {**base, "status": RejudgeStatus.ALREADY_DONE, "verdict": verdict}
         verdict, record = next(iter(found.items()))
         if record.get("pending_move"):
             status = self._complete_move(record)
-            if status != "move_completed":
+            if status is not RejudgeStatus.MOVE_COMPLETED:
                 return {**base, "status": status, "verdict": verdict}
         return {**base, **self._judge(job, verdict, record)}
 
-    def _judge(self, job: RejudgeJob, old: str, record: dict[str, Any]) -> dict[str, Any]:
+    def _judge(self, job: RejudgeJob, old: Verdict, record: dict[str, Any]) -> dict[str, Any]:
         if job.mode == "reanalyse":
             responses, versions, calls = self._reanalyse(record)
             if responses is None:
-                return {"status": "restore_in_progress", "verdict": old}
+                return {"status": RejudgeStatus.RESTORE_IN_PROGRESS, "verdict": old}
         else:
             calls = {}
             try:
                 responses = record_analysis(record)
             except StoredAnalysisError as exc:
-                return {"status": "not_rejudgeable", "verdict": old, "why": str(exc)}
+                return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old, "why": str(exc)}
             if responses is None:
                 why = ("rejected by the pre-checks" if record.get("reason")
                        else "no stored analysis (record older than stored analyses)")
-                return {"status": "not_rejudgeable", "verdict": old, "why": why}
+                return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old, "why": why}
             versions = dict((record.get("analysis") or {}).get("model_versions") or {})
         analysis = Analysis.from_responses(
             labels=responses.get("labels"), moderation=responses.get("moderation"),
@@ -321,30 +343,33 @@ class Rejudger:
         )
         missing = self.ruleset.missing(analysis)
         if missing:
-            return {"status": "not_rejudgeable", "verdict": old,
+            return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,
                     "why": f"the stored analysis lacks {', '.join(missing)}: re-analyse"}
-        decision = self.ruleset.evaluate(analysis).to_dict()
-        new = decision["verdict"]
+        decision = self.ruleset.evaluate(analysis)
+        new = decision.verdict
+        categories = list(decision.categories)
+        matches = [match.to_dict() for match in decision.matches]
         rules = {"name": self.ruleset.name, "sha256": self.ruleset.digest}
         same = (new == old and record.get("rules") == rules
-                and record.get("categories") == decision["categories"]
-                and record.get("matches") == decision["matches"] and job.mode == "rejudge")
+                and record.get("categories") == categories
+                and record.get("matches") == matches and job.mode == "rejudge")
         if same:
-            return {"status": "unchanged", "verdict": old, "written": False}
+            return {"status": RejudgeStatus.UNCHANGED, "verdict": old, "written": False}
         now = self._clock()
         updated = dict(record)
         updated["history"] = [*(record.get("history") or []), _state(record, "rejudge")]
-        updated.update(verdict=new, categories=decision["categories"],
-                       matches=decision["matches"], features=decision["features"], rules=rules,
-                       rejudge={"run": job.run, "at": now, "mode": job.mode, "from_verdict": old,
-                                "changed": new != old})
+        updated.update(verdict=str(new), categories=categories, matches=matches,
+                       features=list(decision.features), rules=rules,
+                       rejudge={"run": job.run, "at": now, "mode": job.mode,
+                                "from_verdict": str(old), "changed": new != old})
         if job.mode == "reanalyse":
             updated["analysis"] = pack_analysis(responses, versions)
             updated["calls"] = calls
             updated["model_versions"] = versions
         if new == old:
             self.storage.put_record(self._rec(job.source_key, old), updated)
-            return {"status": "unchanged", "verdict": old, "written": True, "calls": calls}
+            return {"status": RejudgeStatus.UNCHANGED, "verdict": old, "written": True,
+                    "calls": calls}
         return self._move(job, old, new, updated, calls)
 
     def _reanalyse(
@@ -361,14 +386,15 @@ class Rejudger:
         return dict(detection.responses), dict(detection.model_versions), dict(detection.calls)
 
     def _move(
-        self, job: RejudgeJob, old: str, new: str, record: dict[str, Any], calls: dict[str, int]
+        self, job: RejudgeJob, old: Verdict, new: Verdict, record: dict[str, Any],
+        calls: dict[str, int],
     ) -> dict[str, Any]:
         src, dst = self._dest(job.source_key, old), self._dest(job.source_key, new)
         record.update(destination_key=dst, record_key=self._rec(job.source_key, new),
                       notified=False)
         info = self.storage.head(src)
         if info is None:
-            return {"status": "image_missing", "verdict": old}
+            return {"status": RejudgeStatus.IMAGE_MISSING, "verdict": old}
         state = self.archive.state(src) if self.archive is not None else None
         deferred = state is not None and not state.readable
         if deferred:
@@ -383,11 +409,11 @@ class Rejudger:
             self.storage.delete(src)
         self.storage.delete(self._rec(job.source_key, old))
         self._announce(record, old)
-        status = "changed_move_deferred" if deferred else "changed"
+        status = RejudgeStatus.CHANGED_MOVE_DEFERRED if deferred else RejudgeStatus.CHANGED
         return {"status": status, "verdict": new, "previous_verdict": old, "calls": calls}
 
     def _finish(
-        self, job: RejudgeJob, record: dict[str, Any], others: Mapping[str, dict[str, Any]]
+        self, job: RejudgeJob, record: dict[str, Any], others: Mapping[Verdict, dict[str, Any]]
     ) -> None:
         """A redelivery of a message whose work was (partly) done: finish it, touch nothing else."""
         previous = (record.get("rejudge") or {}).get("from_verdict")
@@ -405,18 +431,18 @@ class Rejudger:
         if (record.get("rejudge") or {}).get("changed") and not record.get("notified"):
             self._announce(record, str(previous))
 
-    def _complete_move(self, record: dict[str, Any]) -> str:
+    def _complete_move(self, record: dict[str, Any]) -> RejudgeStatus:
         """Finish a deferred move once the archived copy is restored."""
         pending = record["pending_move"]
         src, dst = str(pending["from"]), str(pending["to"])
         info = self.storage.head(src)
         if info is None:
             if self.storage.head(dst) is None:
-                return "image_missing"
+                return RejudgeStatus.IMAGE_MISSING
         else:
             state = self.archive.state(src) if self.archive is not None else None
             if state is not None and not state.readable:
-                return "restore_in_progress"
+                return RejudgeStatus.RESTORE_IN_PROGRESS
             self.storage.copy(info, dst, self._tags(record))
         done = dict(record)
         done.pop("pending_move")
@@ -426,10 +452,10 @@ class Rejudger:
             self.storage.delete(src)
         record.clear()
         record.update(done)
-        return "move_completed"
+        return RejudgeStatus.MOVE_COMPLETED
 
     def _tags(self, record: Mapping[str, Any]) -> dict[str, str]:
-        return self.pipeline.tags(ImageOutcome.from_dict(dict(record)))
+        return self.pipeline.tags(outcome_from_record(dict(record)))
 
     def _announce(self, record: dict[str, Any], previous: str) -> None:
         """Like the pipeline's: mark, publish, clear the mark if the publish provably failed."""
@@ -437,7 +463,7 @@ class Rejudger:
         verdict = str(record.get("verdict"))
         if notifier is None or verdict not in self.pipeline.settings.notify_verdicts:
             return
-        base = self.pipeline.notification(ImageOutcome.from_dict(dict(record)))
+        base = self.pipeline.notification(outcome_from_record(dict(record)))
         body = {**base.body, "previous_verdict": previous, "rejudged": True,
                 "run": (record.get("rejudge") or {}).get("run"),
                 "move_pending": bool(record.get("pending_move"))}
@@ -504,7 +530,7 @@ class IdempotentRejudge:
         self._ran.flag = False
         result: dict[str, Any] = self._run(job=job.key_fields(self._rules))
         if not self._ran.flag:
-            return {**result, "status": "duplicate"}
+            return {**result, "status": RejudgeStatus.DUPLICATE}
         return result
 
 

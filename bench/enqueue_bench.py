@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reliability")]
+if str(ROOT) not in sys.path:  # the project root, so that the package ``tests`` imports
+    sys.path.insert(0, str(ROOT))
 
 #: Typical in-region latencies (seconds) used for the fleet arithmetic; see docs/rejudge.md.
 LATENCY = {"s3.get_object": 0.02, "s3.head_object": 0.02, "s3.put_object": 0.04,
@@ -59,15 +60,14 @@ def busy_responses() -> dict[str, Any]:
 def stored_bytes() -> None:
     from analyzer.stored import pack_analysis
     from imgpipe.ops.rejudge_cost import stored_analysis_storage_usd
+    from tests.support.paths import EVENTS, REKOGNITION_DIRS
 
     print("== 1. stored analysis per image (gzip -9 + base64, inside the result record)")
-    fixtures = ROOT / "tests" / "events" / "rekognition"
+    fixtures = EVENTS / "rekognition"
     sizes = []
     for scenario in sorted(p.stem for p in (fixtures / "detect_labels").glob("*.json")):
         responses = {}
-        for feature, folder in (("labels", "detect_labels"),
-                                ("moderation", "detect_moderation_labels"),
-                                ("text", "detect_text")):
+        for feature, folder in REKOGNITION_DIRS.items():
             path = fixtures / folder / f"{scenario}.json"
             if path.exists():
                 responses[feature] = json.loads(path.read_text())
@@ -95,10 +95,13 @@ class NullSqs:
 
 
 def enqueue_cpu(images: int = 1_000_000) -> None:
+    from analyzer.layout import DEFAULT_LAYOUT
     from imgpipe.ops.rejudge import Target, enqueue
+    from rules import Verdict
 
     print(f"== 2. enqueue {images:,} images, CPU only (null SQS client), 20 per message")
-    targets = (Target("success", f"images/cams/{i // 1000:05d}/{i:08d}.jpg")
+    targets = (Target(Verdict.SUCCESS,
+                      DEFAULT_LAYOUT.source_key(f"cams/{i // 1000:05d}/{i:08d}.jpg"))
                for i in range(images))
     sqs = NullSqs()
     result = enqueue(sqs, "null", "imgpipe-prod-images", targets, senders=1)
@@ -110,6 +113,7 @@ def enqueue_cpu(images: int = 1_000_000) -> None:
 def enqueue_moto(records: int = 5000) -> None:
     from moto import mock_aws
 
+    from analyzer.layout import DEFAULT_LAYOUT
     from imgpipe.ops.rejudge import enqueue, listed_targets
 
     print(f"== 3. list {records:,} result records in moto S3 and enqueue them into moto SQS")
@@ -121,7 +125,9 @@ def enqueue_moto(records: int = 5000) -> None:
         s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         url = sqs.create_queue(QueueName="bench")["QueueUrl"]
         for i in range(records):
-            s3.put_object(Bucket="bench", Key=f"results/success/cams/{i:06d}.jpg.json", Body=b"{}")
+            key = DEFAULT_LAYOUT.record_key(DEFAULT_LAYOUT.source_key(f"cams/{i:06d}.jpg"),
+                                            "success")
+            s3.put_object(Bucket="bench", Key=key, Body=b"{}")
         started = time.perf_counter()
         targets = list(listed_targets(s3, "bench", ""))
         listed = time.perf_counter() - started
@@ -134,28 +140,31 @@ def enqueue_moto(records: int = 5000) -> None:
 
 
 def function_side(images: int) -> dict[str, float]:
-    import reliability_kit as kit
     from moto import mock_aws
 
     from imgpipe.ops.rejudge import enqueue, listed_targets
+    from tests.support.fakes import RELIABILITY_RULES, reliability_ruleset
+    from tests.support.faults import FaultPlan, aws_client
+    from tests.support.images import picture
+    from tests.support.world import MotoStack
 
     print(f"== 4. the function re-judges {images} images in moto (MAX_WORKERS=4, idempotency on)")
-    changed_rules = kit.RULES_YAML.replace("    labels: [Cat]\n    outcome: success",
-                                           "    labels: [Cat]\n    outcome: failure")
+    changed_rules = RELIABILITY_RULES.replace("    labels: [Cat]\n    outcome: success",
+                                              "    labels: [Cat]\n    outcome: failure")
     names = ("cat.jpg", "plain.jpg", "weapon.jpg", "serial_label.jpg")
     per_image: dict[str, float] = {}
     with mock_aws():
-        stack = kit.MotoStack(max_receive_count=5)
-        data = kit.picture()
+        stack = MotoStack(max_receive_count=5)
+        data = picture()
         for i in range(images):
             stack.upload(f"bench/{i:05d} {names[i % 4]}", data)
-        stack.drain(stack.analyzer(kit.FaultPlan()).handle, workers=1)
-        stack.rules = kit.ruleset(changed_rules)
+        stack.drain(stack.analyzer(plan=FaultPlan()).handle, workers=1)
+        stack.rules = reliability_ruleset(changed_rules)
         sent = enqueue(stack.sqs, stack.queue_url, stack.bucket,
                        listed_targets(stack.s3, stack.bucket, "bench/"), senders=1)
-        plan = kit.FaultPlan()
-        stats = stack.drain(stack.analyzer(plan).handle, workers=1)
-        ddb = kit.aws_client("dynamodb").scan(TableName=stack.table)["Count"]
+        plan = FaultPlan()
+        stats = stack.drain(stack.analyzer(plan=plan).handle, workers=1)
+        ddb = aws_client("dynamodb").scan(TableName=stack.table)["Count"]
         changed = sum(1 for p in plan.published if p.get("rejudged"))
     calls = Counter({k: v for k, v in plan.calls.items() if not k.startswith("sqs.")})
     rekognition = sum(n for k, n in calls.items() if k.startswith("rekognition."))

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analyzer.layout import KeyLayout
 from imgpipe.cli._common import EXIT_RUNTIME, console, fail, print_json
 from imgpipe.ops.errors import OpsError, OutputsError, ReprocessError
 from imgpipe.ops.outputs import load_outputs
@@ -23,9 +24,7 @@ def fleet_reprocess(
     queue_url: str | None,
     outputs: Path | None,
     verdicts: tuple[str, ...] | None,
-    input_prefix: str,
-    output_prefix: str,
-    results_prefix: str,
+    layout: KeyLayout,
     max_objects: int | None,
     dry_run: bool,
     run_id: str | None,
@@ -60,12 +59,10 @@ def fleet_reprocess(
         session = boto3.session.Session(region_name=region, profile_name=profile)
     try:
         if manifest is not None:
-            targets = manifest_targets(manifest, input_prefix=input_prefix,
-                                       results_prefix=results_prefix, verdicts=verdicts)
+            targets = manifest_targets(manifest, layout=layout, verdicts=verdicts)
         else:
-            targets = listed_targets(session.client("s3"), name, prefix,
-                                     input_prefix=input_prefix, output_prefix=output_prefix,
-                                     results_prefix=results_prefix, verdicts=verdicts)
+            targets = listed_targets(session.client("s3"), name, prefix, layout=layout,
+                                     verdicts=verdicts)
         result = enqueue(
             session.client("sqs") if not dry_run else None, queue or "", name, targets,
             mode=mode, run=run_id, per_message=per_message, senders=senders,

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzer.layout import DEFAULT_LAYOUT
 from analyzer.stored import FEATURE_KEYS, StoredAnalysisError, record_analysis
+from imgpipe.local.runner import ANALYSES_PREFIX
+from imgpipe.local.runner import LAYOUT as LOCAL_LAYOUT
 from imgpipe.ops.errors import OpsError
 from rules import Analysis
 from rules.backtest import Case
@@ -46,7 +49,10 @@ class HistorySource:
 
 
 def parse_source(
-    source: str, *, bucket_from_outputs: str | None = None, results_prefix: str = "results/"
+    source: str,
+    *,
+    bucket_from_outputs: str | None = None,
+    results_prefix: str = DEFAULT_LAYOUT.results_prefix,
 ) -> HistorySource:
     """Parse SOURCE (see the module docstring)."""
     if source == "stack" or source.startswith("stack:"):
@@ -120,12 +126,12 @@ def _read(path: Path) -> Any:
 
 def local_cases(root: Path) -> Iterator[Case]:
     """Cases of a local folder (an ``--out`` folder, recordings, or ANALYSIS.json files)."""
-    results = root / "results"
+    results = root / LOCAL_LAYOUT.results_prefix
     if results.is_dir():  # an --out folder: records, with analyses/ as the fallback
         for path in sorted(results.rglob("*.json")):
             parts = path.relative_to(results).parts
             rel = "/".join(parts[1:])  # results/<verdict>/<rel>.json
-            fallback = _read(root / "analyses" / rel) if rel else None
+            fallback = _read(root / ANALYSES_PREFIX / rel) if rel else None
             case = case_from_document(
                 str(path.relative_to(root)), _read(path),
                 fallback if _is_analysis_doc(fallback) else None,

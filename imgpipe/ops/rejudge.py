@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from analyzer.pipeline import VERDICTS
+from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout
 from analyzer.rejudge import MODES, RESTORE_TIERS, rejudge_message
 from imgpipe.ops.errors import ReprocessError
 from imgpipe.ops.reprocess import split_prefix
+from rules import Verdict
 
 #: SQS: at most 10 entries per SendMessageBatch, 256 KiB per batch.
 BATCH_ENTRIES = 10
@@ -46,7 +47,7 @@ def new_run_id() -> str:
 class Target:
     """One image to re-judge: where its record was seen, and its source key."""
 
-    verdict: str
+    verdict: Verdict
     source_key: str
 
 
@@ -60,7 +61,7 @@ class EnqueueResult:
     retried_entries: int = 0
     seconds: float = 0.0
     dry_run: bool = False
-    by_verdict: dict[str, int] = field(default_factory=dict)
+    by_verdict: dict[str, int] = field(default_factory=dict)  # plain verdict names (JSON keys)
 
     @property
     def images_per_second(self) -> float:
@@ -79,38 +80,34 @@ def listed_targets(
     bucket: str,
     prefix: str,
     *,
-    input_prefix: str = "images/",
-    output_prefix: str = "analyzed/",
-    results_prefix: str = "results/",
+    layout: KeyLayout = DEFAULT_LAYOUT,
     verdicts: tuple[str, ...] | None = None,
 ) -> Iterator[Target]:
     """The images whose records lie under ``results/<verdict>/<PREFIX>`` (ListObjectsV2)."""
-    only, rel_prefix = split_prefix(prefix, input_prefix=input_prefix, output_prefix=output_prefix)
+    only, rel_prefix = split_prefix(prefix, layout)
     for verdict in (v for v in (verdicts or VERDICTS) if only is None or v in only):
-        base = f"{results_prefix}{verdict}/"
+        base = layout.results_folder(verdict)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
                                                                  Prefix=base + rel_prefix):
             for obj in page.get("Contents") or []:
-                target = target_of(obj["Key"], input_prefix=input_prefix,
-                                   results_prefix=results_prefix)
+                target = target_of(obj["Key"], layout)
                 if target is not None:
                     yield target
 
 
-def target_of(record_key: str, *, input_prefix: str = "images/",
-              results_prefix: str = "results/") -> Target | None:
+def target_of(record_key: str, layout: KeyLayout = DEFAULT_LAYOUT) -> Target | None:
     """``results/<verdict>/<rel>.json`` -> the image's target (None for any other key)."""
+    results_prefix = layout.results_prefix
     if not record_key.startswith(results_prefix) or not record_key.endswith(".json"):
         return None
     verdict, sep, rel = record_key[len(results_prefix):-len(".json")].partition("/")
     if verdict not in VERDICTS or not sep or not rel:
         return None
-    return Target(verdict, input_prefix + rel)
+    return Target(Verdict(verdict), layout.source_key(rel))
 
 
 def manifest_targets(
-    path: Path, *, input_prefix: str = "images/", results_prefix: str = "results/",
-    verdicts: tuple[str, ...] | None = None,
+    path: Path, *, layout: KeyLayout = DEFAULT_LAYOUT, verdicts: tuple[str, ...] | None = None,
 ) -> Iterator[Target]:
     """Targets from a manifest instead of a listing: an S3 Inventory CSV (``"bucket","key",...``,
     keys URL-encoded) or a text file of record keys, one a line."""
@@ -119,7 +116,7 @@ def manifest_targets(
             if not row:
                 continue
             key = unquote_plus(row[1]) if len(row) > 1 else row[0].strip()
-            target = target_of(key, input_prefix=input_prefix, results_prefix=results_prefix)
+            target = target_of(key, layout)
             if target is not None and (not verdicts or target.verdict in verdicts):
                 yield target
 
@@ -168,12 +165,13 @@ def enqueue(
                 return
             with lock:
                 result.images += 1
-                result.by_verdict[target.verdict] = result.by_verdict.get(target.verdict, 0) + 1
+                name = str(target.verdict)
+                result.by_verdict[name] = result.by_verdict.get(name, 0) + 1
             yield target
 
     def bodies() -> Iterator[str]:
         for chunk in _chunks(limited(), per_message):
-            items = [{"source_key": t.source_key, "verdict": t.verdict} for t in chunk]
+            items = [{"source_key": t.source_key, "verdict": str(t.verdict)} for t in chunk]
             yield json.dumps(rejudge_message(bucket, result.run, items, mode=mode,
                                              rules_sha256=rules_sha256,
                                              restore_tier=restore_tier,

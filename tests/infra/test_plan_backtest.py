@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from imgpipe.cli import app
 from infra.backtest import log_preview_backtest
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def people_accepted() -> str:

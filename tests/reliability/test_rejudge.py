@@ -11,20 +11,17 @@ import json
 from typing import Any
 
 import pytest
-from reliability_kit import (
-    INPUT,
-    RULES_YAML,
-    Fault,
-    FaultPlan,
-    LambdaContext,
-    MotoStack,
-    fixture_response,
-    picture,
-    ruleset,
-)
 
 from analyzer.stored import record_analysis
 from imgpipe.ops.rejudge import Target, enqueue, listed_targets
+from rules import Verdict
+from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
+from tests.support.fakes import FakeContext
+from tests.support.fakes import reliability_ruleset as ruleset
+from tests.support.faults import Fault, FaultPlan
+from tests.support.images import picture
+from tests.support.paths import rekognition_response
+from tests.support.world import INPUT, MotoStack
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -37,7 +34,7 @@ def analysed_stack(**kwargs: Any) -> tuple[MotoStack, list[str]]:
     stack = MotoStack(**kwargs)
     keys = [stack.upload(rel, picture()) for rel in IMAGES]
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
     assert stack.check(plan, keys=keys).analysed == len(keys)
     return stack, keys
 
@@ -61,8 +58,8 @@ def test_every_record_keeps_the_analysis_it_was_judged_on() -> None:
     assert 0 < stored["bytes"] < stored["raw_bytes"]
     responses = record_analysis(record)
     assert responses is not None
-    assert responses["labels"]["Labels"] == fixture_response("detect_labels", "cat")["Labels"]
-    text = fixture_response("detect_text", "cat")
+    assert responses["labels"]["Labels"] == rekognition_response("detect_labels", "cat")["Labels"]
+    text = rekognition_response("detect_text", "cat")
     text.pop("ResponseMetadata", None)  # dropped: it is about the call, not the image
     assert responses["text"] == text
 
@@ -77,7 +74,7 @@ def test_rejudge_moves_only_changed_images_and_announces_only_changes() -> None:
     stack.rules = ruleset(CATS_REJECTED)
     sent = enqueue_prefix(stack, per_message=3)
     plan = FaultPlan()
-    stats = stack.drain(stack.analyzer(plan).handle)
+    stats = stack.drain(stack.analyzer(plan=plan).handle)
 
     # THEN nothing called Rekognition, and every message succeeded
     assert sent.images == 4 and sent.messages == 2
@@ -112,15 +109,14 @@ def test_redelivered_rejudge_message_has_no_duplicate_effect() -> None:
     stack, _ = analysed_stack()
     stack.rules = ruleset(CATS_REJECTED)
     enqueue_prefix(stack, "r/cat 1", per_message=1)
-    msgs = stack.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10,
-                                     AttributeNames=["All"])["Messages"]
-    event = {"Records": [stack._lambda_record(m) for m in msgs]}
+    event = stack.receive_event()
+    assert len(event["Records"]) == 1
     plan = FaultPlan()
-    analyzer = stack.analyzer(plan)
+    analyzer = stack.analyzer(plan=plan)
 
     # WHEN the same message is delivered twice (SQS at-least-once)
-    first = analyzer.handle(event, LambdaContext())
-    second = analyzer.handle(event, LambdaContext())
+    first = analyzer.handle(event, FakeContext(remaining_ms=0))
+    second = analyzer.handle(event, FakeContext(remaining_ms=0))
 
     # THEN one move, one record, one announcement; the second delivery changed nothing
     assert first == second == {"batchItemFailures": []}
@@ -141,7 +137,7 @@ def test_crash_mid_rejudge_then_redelivery_converges(idempotency: bool, crash_af
     plan = FaultPlan([Fault(service, crash_after, "crash", target="r/cat 1.jpg")])
 
     # WHEN the queue is drained (the crashed delivery comes back)
-    stats = stack.drain(stack.analyzer(plan).handle)
+    stats = stack.drain(stack.analyzer(plan=plan).handle)
 
     # THEN the image is in exactly one place, under the new verdict, announced at most once
     assert stats.crashes == 1
@@ -160,13 +156,13 @@ def test_second_deliberate_rejudge_after_another_rule_change() -> None:
     stack, _ = analysed_stack()
     stack.rules = ruleset(CATS_REJECTED)
     enqueue_prefix(stack)
-    stack.drain(stack.analyzer(FaultPlan()).handle)
+    stack.drain(stack.analyzer(plan=FaultPlan()).handle)
 
     # WHEN the rules are changed back and r/ re-judged again (a new run)
     stack.rules = ruleset(RULES_YAML)
     again = FaultPlan()
     enqueue_prefix(stack)
-    stack.drain(stack.analyzer(again).handle)
+    stack.drain(stack.analyzer(plan=again).handle)
 
     # THEN the cats are back in success with both earlier verdicts in their history
     cat = stack.record("success", "r/cat 1.jpg")
@@ -179,10 +175,10 @@ def test_same_run_resent_is_answered_from_the_idempotency_table() -> None:
     stack, _ = analysed_stack()
     stack.rules = ruleset(CATS_REJECTED)
     enqueue_prefix(stack, run="run-1")
-    stack.drain(stack.analyzer(FaultPlan()).handle)
+    stack.drain(stack.analyzer(plan=FaultPlan()).handle)
     enqueue_prefix(stack, run="run-1")  # an interrupted enqueue, sent again
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
     assert plan.published == [] and plan.calls["s3.copy_object"] == 0
 
 
@@ -207,7 +203,7 @@ def test_archived_copy_is_restored_then_moved() -> None:
         # WHEN r/cat 1 is re-judged with a Standard restore tier
         enqueue_prefix(stack, "r/cat 1", restore_tier="Standard")
         plan = FaultPlan()
-        stack.drain(stack.analyzer(plan).handle)
+        stack.drain(stack.analyzer(plan=plan).handle)
 
         # THEN the verdict changed at once (record, announcement) but the move waits for the restore
         record = stack.record("failure", "r/cat 1.jpg")
@@ -221,14 +217,14 @@ def test_archived_copy_is_restored_then_moved() -> None:
         # WHEN the same command runs again while the restore is still running: nothing moves
         enqueue_prefix(stack, "r/cat 1")
         waiting = FaultPlan()
-        stack.drain(stack.analyzer(waiting).handle)
+        stack.drain(stack.analyzer(plan=waiting).handle)
         assert old in stack.keys("analyzed/") and waiting.published == []
 
         # WHEN the restore has finished and the command runs again
         _moto_key(stack, old).status = "RESTORED"
         enqueue_prefix(stack, "r/cat 1")
         done = FaultPlan()
-        stack.drain(stack.analyzer(done).handle)
+        stack.drain(stack.analyzer(plan=done).handle)
     finally:
         state_manager.unset_transition("s3::keyrestore")
 
@@ -248,7 +244,7 @@ def test_records_without_stored_analysis_are_reported_not_rejudgeable() -> None:
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(old).encode())
     stack.rules = ruleset(CATS_REJECTED)
     enqueue_prefix(stack, "r/cat 1")
-    analyzer = stack.analyzer(FaultPlan())
+    analyzer = stack.analyzer(plan=FaultPlan())
     outcomes: list[Any] = []
     original = analyzer._rejudge_one
     analyzer._rejudge_one = lambda job: outcomes.append(original(job)) or outcomes[-1]  # type: ignore[method-assign]
@@ -263,7 +259,7 @@ def test_reanalyse_mode_calls_rekognition_on_the_fleet() -> None:
     stack.rules = ruleset(CATS_REJECTED)
     enqueue_prefix(stack, "r/cat 1", mode="reanalyse")
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
     assert rekognition_calls(plan) == 3
     record = stack.record("failure", "r/cat 1.jpg")
     assert record is not None and record["rejudge"]["mode"] == "reanalyse"
@@ -276,8 +272,8 @@ def test_unknown_control_messages_and_wrong_rules_fail_to_the_dlq() -> None:
                  {"imgpipe": "something-else"}):
         stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(body))
     enqueue(stack.sqs, stack.queue_url, stack.bucket,
-            [Target("review", "images/r/plain.jpg")], senders=1, rules_sha256="0" * 64)
-    stack.drain(stack.analyzer(FaultPlan()).handle)
+            [Target(Verdict.REVIEW, INPUT + "r/plain.jpg")], senders=1, rules_sha256="0" * 64)
+    stack.drain(stack.analyzer(plan=FaultPlan()).handle)
     assert len(stack.queue_messages(stack.dlq_url)) == 3
     assert "analyzed/review/r/plain.jpg" in stack.keys("analyzed/")
 
@@ -305,7 +301,7 @@ def test_cli_rejudge_enqueues_from_the_stack_outputs(tmp_path: Any) -> None:
     assert (data["images"], data["messages"], data["by_verdict"]) == (2, 2, {"success": 2})
     stack.rules = ruleset(CATS_REJECTED)
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
     assert len(plan.published) == 2 and rekognition_calls(plan) == 0
     bad = runner.invoke(app, ["reprocess", "r/", "--mode", "guess", "--outputs", str(outputs)])
     assert bad.exit_code == 2 and "--mode" in bad.output

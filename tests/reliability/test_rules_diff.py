@@ -11,26 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import (
-    RULES_YAML,
-    FakeDetector,
-    FaultPlan,
-    MotoStack,
-    fixture_response,
-    picture,
-    scenario_for,
-)
 from typer.testing import CliRunner
 
-from analyzer.ports import Detection
 from imgpipe.cli import app
 from imgpipe.cli.diff_cmd import RulesSpecError, load_rules_spec
 from imgpipe.local.runner import LocalRun, collect_inputs
 from imgpipe.ops.history import local_cases, parse_source
 from rules import parse_ruleset
 from rules.backtest import backtest
+from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
+from tests.support.fakes import FakeDetector
+from tests.support.faults import FaultPlan
+from tests.support.images import picture
+from tests.support.paths import EVENTS, REKOGNITION_DIRS, rekognition_response
+from tests.support.world import MotoStack
 
-ROOT = Path(__file__).resolve().parents[2]
+ANALYSES = EVENTS / "analysis"
 CATS_REJECTED = RULES_YAML.replace("    labels: [Cat]\n    outcome: success",
                                    "    labels: [Cat]\n    outcome: failure")
 IMAGES = ("r/cat 1.jpg", "r/sub/cat+2.jpg", "r/plain.jpg", "r/weapon.jpg", "r/serial_label.jpg")
@@ -65,7 +61,7 @@ def stack(aws: None) -> Iterator[MotoStack]:
     stack = MotoStack()
     for rel in IMAGES:
         stack.upload(rel, picture())
-    stack.drain(stack.analyzer(FaultPlan()).handle)
+    stack.drain(stack.analyzer(plan=FaultPlan()).handle)
     yield stack
 
 
@@ -129,31 +125,17 @@ def test_old_records_are_reported_not_rejudgeable(
     assert data["verdict_flips"] == 1
 
 
-class NameDetector:
-    """Recorded Rekognition responses chosen by the image's name (a local run's BytesImage)."""
-
-    DIRS = FakeDetector.DIRS
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def detect(self, image: Any, needs: Any) -> Detection:
-        self.calls += 1
-        scenario = scenario_for(image.name)
-        return Detection(responses={f: fixture_response(self.DIRS[f], scenario)
-                                    for f in needs.features})
-
-
 def test_diff_over_a_local_out_folder(tmp_path: Path, rules_files: tuple[Path, Path]) -> None:
     # GIVEN an `imgpipe run --out` folder made with the old rules
     photos = tmp_path / "photos"
     for rel in IMAGES:
         (photos / rel).parent.mkdir(parents=True, exist_ok=True)
         (photos / rel).write_bytes(picture())
-    detector = NameDetector()
+    detector = FakeDetector.by_name()  # recorded responses chosen by the local image's name
     out = tmp_path / "out"
     LocalRun(parse_ruleset(RULES_YAML), detector, out, workers=1).run(collect_inputs([photos]))
-    calls_to_make_it = detector.calls
+    calls_to_make_it = len(detector.images)
+    assert calls_to_make_it == len(IMAGES)
 
     # WHEN the change is back-tested over it
     old, new = rules_files
@@ -163,7 +145,7 @@ def test_diff_over_a_local_out_folder(tmp_path: Path, rules_files: tuple[Path, P
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["total"], data["judged"], data["verdict_flips"]) == (5, 5, 2)
-    assert detector.calls == calls_to_make_it
+    assert len(detector.images) == calls_to_make_it
 
 
 def test_diff_over_recordings_and_analysis_files(
@@ -171,7 +153,7 @@ def test_diff_over_recordings_and_analysis_files(
 ) -> None:
     rec = tmp_path / "rec"
     rec.mkdir()
-    responses = {f: fixture_response(d, "cat") for f, d in FakeDetector.DIRS.items()}
+    responses = {f: rekognition_response(d, "cat") for f, d in REKOGNITION_DIRS.items()}
     (rec / ("a" * 64 + ".json")).write_text(json.dumps(
         {"format": 1, "sha256": "a" * 64, "name": "cat.jpg", "responses": responses}))
     (rec / ("b" * 64 + ".json")).write_text(json.dumps(
@@ -182,7 +164,7 @@ def test_diff_over_recordings_and_analysis_files(
     assert data["verdict_flips"] == 1 and data["examples"][0]["key"] == "cat.jpg"
     assert data["not_judgeable"] == {"rejected before analysis (precheck:unsupported_format)": 1}
     # the repository's ANALYSIS.json fixtures are a history too
-    cases = list(local_cases(ROOT / "tests" / "events" / "analysis"))
+    cases = list(local_cases(ANALYSES))
     assert len(cases) == 7 and all(c.analysis is not None for c in cases)
 
 
@@ -203,7 +185,7 @@ def test_old_and_new_may_be_git_revisions(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(repo)
     old, new = load_rules_spec("HEAD~1:rules/prod.yaml"), load_rules_spec("rules/prod.yaml")
     assert old.source == "HEAD~1:rules/prod.yaml" and old.digest != new.digest
-    cases = list(local_cases(ROOT / "tests" / "events" / "analysis"))
+    cases = list(local_cases(ANALYSES))
     assert backtest(old, new, cases).total == 7
     with pytest.raises(RulesSpecError, match="HEAD~5"):
         load_rules_spec("HEAD~5:rules/prod.yaml")

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from analyzer.errors import MalformedRecordError
+from analyzer.layout import KeyLayout
 from analyzer.rejudge import ArchiveState, parse_rejudge, peek_kind, rejudge_message
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis, unpack_analysis
 from imgpipe.ops.rejudge import Target, enqueue, manifest_targets, target_of
+from rules import Verdict
 
 
 def sqs(body: Any, message_id: str = "m-1") -> dict[str, Any]:
@@ -25,6 +27,7 @@ def test_message_round_trip() -> None:
     [job] = parse_rejudge(sqs(body)).jobs
     assert (job.bucket, job.source_key, job.run, job.mode, job.verdict) == (
         "b", "images/a.jpg", "run-1", "reanalyse", "success")
+    assert job.verdict is Verdict.SUCCESS
     assert (job.restore_tier, job.restore_days, job.rules_sha256) == ("Standard", 7, "ab" * 32)
 
 
@@ -75,17 +78,23 @@ def test_archive_state() -> None:
 
 
 def test_targets_from_record_keys_and_an_inventory_manifest(tmp_path: Path) -> None:
-    assert target_of("results/review/a/b c.jpg.json") == Target("review", "images/a/b c.jpg")
+    review = target_of("results/review/a/b c.jpg.json")
+    assert review == Target(Verdict.REVIEW, "images/a/b c.jpg")
+    assert review is not None and review.verdict is Verdict.REVIEW
     assert target_of("results/other/a.jpg.json") is None
     assert target_of("analyzed/review/a.jpg") is None
+    # another bucket layout: its prefixes, not the defaults
+    layout = KeyLayout("in/", "out/", "done/")
+    assert target_of("done/failure/x.png.json", layout) == Target(Verdict.FAILURE, "in/x.png")
+    assert target_of("results/failure/x.png.json", layout) is None
     manifest = tmp_path / "inventory.csv"
     manifest.write_text('"bkt","results/success/cams/a+b.jpg.json","123"\n'
                         '"bkt","results/failure/cams/c%2Bd.jpg.json","45"\n'
                         '"bkt","analyzed/success/cams/a.jpg","99"\n')
-    assert list(manifest_targets(manifest)) == [Target("success", "images/cams/a b.jpg"),
-                                                 Target("failure", "images/cams/c+d.jpg")]
+    assert list(manifest_targets(manifest)) == [Target(Verdict.SUCCESS, "images/cams/a b.jpg"),
+                                                 Target(Verdict.FAILURE, "images/cams/c+d.jpg")]
     assert list(manifest_targets(manifest, verdicts=("failure",))) == [
-        Target("failure", "images/cams/c+d.jpg")]
+        Target(Verdict.FAILURE, "images/cams/c+d.jpg")]
 
 
 class RecordingSqs:
@@ -103,7 +112,7 @@ class RecordingSqs:
 
 def test_enqueue_packs_images_and_retries_refused_entries() -> None:
     sqs_client = RecordingSqs(fail_first=True)
-    targets = [Target("success", f"images/{i}.jpg") for i in range(45)]
+    targets = [Target(Verdict.SUCCESS, f"images/{i}.jpg") for i in range(45)]
     result = enqueue(sqs_client, "url", "b", targets, per_message=2, senders=1, run="r")
     assert (result.images, result.messages, result.batches) == (45, 23, 3)
     assert result.retried_entries == 1 and len(sqs_client.calls) == 4
