@@ -204,7 +204,10 @@ class FaultPlan:
     def after(self, service: str, operation: str, kwargs: Mapping[str, Any]) -> None:
         if service == "sns" and operation == "publish":
             with self._lock:
-                self.published.append(json.loads(kwargs["Message"]))
+                message = json.loads(kwargs["Message"])
+                if kwargs.get("MessageStructure") == "json":  # one text per protocol
+                    message = json.loads(message["default"])
+                self.published.append(message)
         fault = self._take(service, operation, kwargs, after=True)
         if fault is None:
             return
@@ -893,7 +896,10 @@ class ChaosPlan(FaultPlan):
     def after(self, service: str, operation: str, kwargs: Mapping[str, Any]) -> None:
         if service == "sns" and operation == "publish":
             with self._lock:
-                self.published.append(json.loads(kwargs["Message"]))
+                message = json.loads(kwargs["Message"])
+                if kwargs.get("MessageStructure") == "json":  # one text per protocol
+                    message = json.loads(message["default"])
+                self.published.append(message)
         with self._lock:
             crash = self._rng.random() < self.crash_p
             if crash:
