@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from imgpipe.cli import ops_cmd, plan_cmd, rules_cmd, run_cmd
+from imgpipe.cli import ops_cmd, plan_cmd, review_cmd, rules_cmd, run_cmd
 
 app = typer.Typer(
     name="imgpipe",
@@ -24,6 +24,7 @@ app.command("reprocess")(ops_cmd.reprocess_command)
 app.command("cost")(ops_cmd.cost_command)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(ops_cmd.dlq_app, name="dlq")
+app.add_typer(review_cmd.app, name="review")
 
 
 def main() -> None:
