@@ -84,14 +84,14 @@ def test_lifecycle_archives_analyzed_cleans_versions_and_uploads(run: ProgramRun
             "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
         ).inputs["rules"]
     }
-    archive = rules["archive-analyzed"]
-    assert archive["status"] == "Enabled"
-    assert archive["filter"] == {
-        "and": {"prefix": "analyzed/", "objectSizeGreaterThan": s.archive_min_object_bytes}
-    }
-    assert archive["transitions"] == [
-        {"days": s.archive_days, "storageClass": s.archive_storage_class}
-    ]
+    for verdict in ("success", "failure"):  # analyzed/review/ waits for a person: never archived
+        archive = rules[f"archive-analyzed-{verdict}"]
+        assert archive["status"] == "Enabled"
+        assert archive["filter"] == {"and": {
+            "prefix": f"analyzed/{verdict}/", "objectSizeGreaterThan": s.archive_min_object_bytes}}
+        assert archive["transitions"] == [
+            {"days": s.archive_days, "storageClass": s.archive_storage_class}
+        ]
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {
         "noncurrentDays": s.noncurrent_version_days
     }
@@ -324,6 +324,7 @@ def test_outputs(run: ProgramRun) -> None:
         "topic_arn": _topic(run, "notification-topic").outputs["arn"],
         "ops_topic_arn": _topic(run, "monitoring-ops-topic").outputs["arn"],
         "function_name": f"image-pipeline-{run.stack}-analyzer",
+        "dashboard_name": f"imgpipe-{run.stack}",
         "table_name": run.one("aws:dynamodb/table:Table").outputs["name"],
         "rules_file": f"rules/{run.stack}.yaml",
         "code_sha256": run.outputs["code_sha256"],
