@@ -35,9 +35,10 @@ kbd { border:1px solid #d0d5dd; border-bottom-width:2px; border-radius:4px; padd
 .item[data-state="conflict"] .s, .item[data-state="gone"] .s { color:var(--rev); }
 .s { font-size:11px; font-weight:700; text-transform:uppercase; }
 #current { overflow:auto; padding:18px 22px; }
-.stage { display:grid; grid-template-columns:minmax(0,3fr) minmax(260px,2fr); gap:20px; align-items:start; }
-.thumb { position:relative; background:#101828; line-height:0; border-radius:10px; overflow:hidden; }
-.thumb img { width:100%; height:auto; display:block; max-height:70vh; object-fit:contain; }
+.stage { display:grid; grid-template-columns:auto minmax(280px,1fr); gap:20px; align-items:start; }
+/* the frame shrinks to the image (no percentage sizes), so the report's %-placed boxes line up */
+.thumb { position:relative; display:inline-block; background:#101828; line-height:0; border-radius:10px; overflow:hidden; }
+.thumb img { display:block; max-width:calc(100vw - 680px); max-height:72vh; width:auto; height:auto; }
 .box { position:absolute; border:2px solid #facc15; border-radius:2px; line-height:1.2; }
 .box.text { border-color:#38bdf8; }
 .box span { position:absolute; left:-2px; top:-18px; background:#facc15; color:#111; font-size:11px; padding:1px 4px; white-space:nowrap; border-radius:2px; }
@@ -52,6 +53,7 @@ input#reason { font:inherit; padding:8px 10px; border:1px solid #d0d5dd; border-
 .buttons { display:flex; gap:8px; }
 button { font:inherit; border-radius:8px; padding:7px 14px; cursor:pointer; border:1px solid transparent; color:#fff; }
 button#approve { background:var(--ok); } button#reject { background:var(--bad); }
+button kbd { background:rgba(255,255,255,.18); color:#fff; border-color:rgba(255,255,255,.55); }
 button[disabled] { opacity:.45; cursor:default; }
 #status { min-height:22px; margin-top:10px; font-weight:600; }
 #status[data-kind="conflict"], #status[data-kind="error"] { color:var(--bad); }
@@ -70,7 +72,7 @@ _JS = r"""
   var esc = function (t) { var d = document.createElement('div'); d.textContent = t == null ? '' : String(t); return d.innerHTML; };
   var STATES = { pending: 'waiting', approved: 'approved', rejected: 'rejected', conflict: 'decided elsewhere', gone: 'gone' };
 
-  function say(text, kind) { var s = $('#status'); s.textContent = text || ''; s.dataset.kind = kind || ''; }
+  function say(text, kind) { var s = $('#status'); if (!s) { return; } s.textContent = text || ''; s.dataset.kind = kind || ''; }
   function left() { return items.filter(function (i) { return i.state === 'pending'; }).length; }
   function progress() {
     var total = decidedHere + left(), p = $('#progress');

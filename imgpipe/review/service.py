@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -161,6 +162,8 @@ class ReviewService:
         self.layout = layout or ReviewLayout()
         self._clock = clock
         self._identity: dict[str, str] | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # -- who ------------------------------------------------------------------------------
 
@@ -273,6 +276,14 @@ class ReviewService:
         if decision == "reject" and not reason:
             raise ReviewError("a rejection needs a reason (--reason TEXT)")
         rel = self.layout.rel(key)
+        # one process (the review page serves many tabs) decides a key at a time; between
+        # processes and machines the conditional write below decides who wins
+        with self._locks_guard:
+            lock = self._locks.setdefault(rel, threading.Lock())
+        with lock:
+            return self._decide(rel, decision, reason)
+
+    def _decide(self, rel: str, decision: str, reason: str) -> DecisionResult:
         record = self._get_json(self.layout.record_key("review", rel))
         if record is None:
             earlier = self.decisions(rel)

@@ -58,6 +58,10 @@ def create_app(service: ReviewService, *, url_seconds: int = 300,
                            token=app.config["REVIEW_TOKEN"], url_seconds=url_seconds)
         return Response(html, mimetype="text/html")
 
+    @app.get("/favicon.ico")
+    def favicon() -> tuple[str, int]:
+        return "", 204
+
     @app.get("/api/queue")
     def queue() -> Response:
         items = service.list()
