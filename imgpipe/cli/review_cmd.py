@@ -87,8 +87,12 @@ def build_service(outputs: Path | None, stack: str | None, bucket: str | None,
     label = stack or stack_label({"AWS_LAMBDA_FUNCTION_NAME": out.function_name or ""})
     session = boto3.session.Session(region_name=region, profile_name=profile)
     topic = topic_arn or out.topic_arn
+    from botocore.config import Config
+
+    # SigV4 presigned links (valid in every region), short-lived (see --url-seconds)
+    s3 = session.client("s3", config=Config(signature_version="s3v4"))
     return ReviewService(
-        session.client("s3"), name, sts=session.client("sts"),
+        s3, name, sts=session.client("sts"),
         sns=session.client("sns") if topic else None, topic_arn=topic,
         cloudwatch=session.client("cloudwatch"), stack=label,
     )

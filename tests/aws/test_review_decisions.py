@@ -29,7 +29,8 @@ def queued(world: Any) -> Any:
         world.upload(f"images/{rel}", sample(path), ContentType="image/jpeg",
                      Metadata={"camera": "c7"})
     analyzer = world.analyzer(ScenarioDetector({"astronaut": "beach"}))
-    assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
+    world.event = world.receive_event()
+    assert analyzer.handle(world.event, None) == {"batchItemFailures": []}
     assert world.keys("analyzed/") == [f"analyzed/review/{r}" for r in sorted(IMAGES)]
     assert len(world.notifications()) == 2
     return world
@@ -223,3 +224,50 @@ def test_the_review_cli(queued: Any, tmp_path: Any) -> None:
     assert json.loads(shown.stdout)["record"]["review"]["reviewer"] == MOTO_CALLER
     [note] = [n for n in world.notifications() if n["body"].get("event") == "review_decision"]
     assert note["body"]["source_key"] == "images/beach/astronaut 1.jpg"
+
+
+def test_a_late_redelivery_after_the_decision_changes_nothing(queued: Any) -> None:
+    # GIVEN an approved image
+    world = queued
+    service(world).decide("beach/astronaut 1.jpg", "approve", "fine")
+    world.notifications()
+    # WHEN the original upload's message is delivered again (SQS at-least-once)
+    detector = ScenarioDetector({"astronaut": "beach"})
+    assert world.analyzer(detector).handle(world.event, None) == {"batchItemFailures": []}
+    # THEN the pipeline sees a finished image: no analysis, no move back, no announcement
+    assert detector.images == []
+    assert world.keys("analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
+                                       "analyzed/success/beach/astronaut 1.jpg"]
+    assert world.notifications() == []
+
+
+def test_the_page_api(queued: Any) -> None:
+    from imgpipe.review.web import TOKEN_HEADER, create_app
+
+    app = create_app(service(queued), token="t0ken")
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b'content="t0ken"' in page.data
+    assert b"http://" not in page.data and b"https://" not in page.data  # self-contained
+    queue = client.get("/api/queue").get_json()
+    assert queue["pending"] == 2 and queue["items"][0]["url"].startswith("https://")
+    assert "Expires=" in queue["items"][0]["url"]  # short-lived
+    body = {"key": "beach/astronaut 1.jpg", "decision": "approve", "reason": "ok"}
+    # decisions need the page's token (no cross-site posts)
+    assert client.post("/api/decide", json=body).status_code == 403
+    assert client.post("/api/decide", json=body, headers={TOKEN_HEADER: "nope"}).status_code == 403
+    ok = client.post("/api/decide", json=body, headers={TOKEN_HEADER: "t0ken"})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "decided"
+    conflict = client.post("/api/decide", headers={TOKEN_HEADER: "t0ken"},
+                           json={**body, "decision": "reject", "reason": "no"})
+    assert conflict.status_code == 409 and "already approved by" in conflict.get_json()["message"]
+    missing = client.post("/api/decide", headers={TOKEN_HEADER: "t0ken"},
+                          json={**body, "key": "nope.jpg"})
+    assert missing.status_code == 404
+    bad = client.post("/api/decide", headers={TOKEN_HEADER: "t0ken"},
+                      json={"key": "beach/astronaut 2.jpg", "decision": "reject"})
+    assert bad.status_code == 400 and "needs a reason" in bad.get_json()["message"]
+    # only this server's own name is accepted as Host once it listens (no DNS rebinding)
+    app.config["ALLOWED_HOSTS"] = {"127.0.0.1:8765"}
+    assert client.get("/api/queue", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert client.get("/api/queue", headers={"Host": "127.0.0.1:8765"}).status_code == 200
