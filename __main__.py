@@ -24,6 +24,7 @@ from infra.components import (
     StorageArgs,
 )
 from infra.components.dashboard import NAMESPACE, SERVICE, DashboardMetrics
+from infra.components.review import ReviewAccess, ReviewAccessArgs
 from infra.environment import INPUT_PREFIX, OUTPUT_PREFIX, RESULTS_PREFIX, function_environment
 from infra.program import account_id, load_stack
 
@@ -125,6 +126,18 @@ monitoring = Monitoring(
     ),
 )
 
+review = ReviewAccess(
+    f"{name}-review",
+    ReviewAccessArgs(
+        bucket_arn=storage.bucket_arn,
+        topic_arn=notification.topic_arn,
+        output_prefix=OUTPUT_PREFIX,
+        results_prefix=RESULTS_PREFIX,
+        kms_key_arn=key_arn,
+        tags=tags,
+    ),
+)
+
 pulumi.export("bucket_name", storage.bucket_name)
 pulumi.export("upload_prefix", INPUT_PREFIX)
 pulumi.export("queue_url", queueing.queue_url)
@@ -133,6 +146,7 @@ pulumi.export("topic_arn", notification.topic_arn)
 pulumi.export("ops_topic_arn", monitoring.ops_topic_arn)
 pulumi.export("function_name", analyzer.function_name)
 pulumi.export("dashboard_name", monitoring.dashboard_name)
+pulumi.export("reviewer_policy_arn", review.policy_arn)
 pulumi.export("table_name", analyzer.table_name)
 pulumi.export("rules_file", str(loaded.rules_file.relative_to(Path(__file__).resolve().parent)))
 pulumi.export("code_sha256", loaded.artifacts.code.sha256)
