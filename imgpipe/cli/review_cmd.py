@@ -117,7 +117,7 @@ def list_command(outputs: OutputsOpt = None, stack: StackOpt = None, bucket: Buc
                  as_json: JsonOpt = False) -> None:
     """Images waiting for a decision, oldest first, with why they wait."""
     service = build_service(outputs, stack, bucket, None, region, profile)
-    items = _guard(lambda: service.list())
+    items = _guard(lambda: service.queue())
     if as_json:
         print_json({"bucket": service.bucket, "pending": len(items),
                     "items": [i.to_dict() for i in items]})

@@ -184,7 +184,7 @@ class ReviewService:
 
     # -- read -----------------------------------------------------------------------------
 
-    def list(self, *, with_records: bool = True, limit: int | None = None) -> list[ReviewItem]:
+    def queue(self, *, with_records: bool = True, limit: int | None = None) -> list[ReviewItem]:
         """Images waiting for a decision, oldest first."""
         prefix = self.layout.image_key("review", "")
         items: list[ReviewItem] = []
@@ -346,10 +346,10 @@ class ReviewService:
         record = self._get_json(str(existing.get("previous_record_key")))
         if record is not None:  # their move was interrupted: finish it (every step idempotent)
             moved, announced = self._finish(existing, record)
-        else:
-            moved = self._get_json(str(existing.get("record_key")))
-            announced = self._announce(existing, moved) if moved else False
-        return DecisionResult("already_decided", existing, moved, announced)
+            return DecisionResult("already_decided", existing, moved, announced)
+        done = self._get_json(str(existing.get("record_key")))
+        announced = self._announce(existing, done) if done else False
+        return DecisionResult("already_decided", existing, done, announced)
 
     def _finish(self, claim: dict[str, Any], record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         src, dst = str(claim["from_key"]), str(claim["to_key"])

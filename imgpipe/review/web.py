@@ -64,7 +64,7 @@ def create_app(service: ReviewService, *, url_seconds: int = 300,
 
     @app.get("/api/queue")
     def queue() -> Response:
-        items = service.list()
+        items = service.queue()
         out = []
         for item in items:
             data = item.to_dict()

@@ -44,7 +44,7 @@ def service(world: Any, **kwargs: Any) -> ReviewService:
 
 
 def test_list_and_show(queued: Any) -> None:
-    items = service(queued).list()
+    items = service(queued).queue()
     assert [i.rel for i in items] == sorted(IMAGES)
     data = items[0].to_dict()
     assert data["categories"] == ["people"]

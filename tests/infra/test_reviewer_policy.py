@@ -82,7 +82,7 @@ def test_reviewer_policy_is_sufficient_and_tight(
         # WHEN a reviewer with exactly the stack's reviewer policy works through the queue
         review = ReviewService(user.client("s3"), w.bucket, sts=user.client("sts"),
                                sns=user.client("sns"), topic_arn=w.topic_arn, stack="dev")
-        assert [i.rel for i in review.list()] == ["cams/a.jpg", "cams/b.jpg"]
+        assert [i.rel for i in review.queue()] == ["cams/a.jpg", "cams/b.jpg"]
         assert review.show("cams/a.jpg")["status"] == "pending"
         assert review.image_url("analyzed/review/cams/a.jpg").startswith("https://")
         approved = review.decide("cams/a.jpg", "approve", "fine")
@@ -90,7 +90,7 @@ def test_reviewer_policy_is_sufficient_and_tight(
         # THEN both decisions are complete and announced
         assert approved.status == rejected.status == "decided"
         assert approved.announced and rejected.announced
-        assert review.list() == []
+        assert review.queue() == []
         assert review.show("cams/a.jpg")["status"] == "decided"
 
         # AND nothing beyond the policy is possible
