@@ -145,16 +145,16 @@ def _how_to_act(body: Mapping[str, Any], stack: str) -> list[str]:
     if verdict == "review":
         return [
             "This image waits for a person. Nothing archives it before it is decided.",
-            f"  Look at it:  imgpipe review show '{key}' --outputs {stack}-outputs.json",
-            f"  Approve:     imgpipe review approve '{key}' --reason '...' --outputs {stack}-outputs.json",
-            f"  Reject:      imgpipe review reject '{key}' --reason '...' --outputs {stack}-outputs.json",
+            f"  Look at it:  imgpipe review show '{key}' --outputs {stack}.json",
+            f"  Approve:     imgpipe review approve '{key}' --reason '...' --outputs {stack}.json",
+            f"  Reject:      imgpipe review reject '{key}' --reason '...' --outputs {stack}.json",
             f"  Or work through the queue in the browser:  imgpipe review serve --stack {stack}",
         ]
     if verdict == "failure":
         return [
             "The image was set aside in the failure folder. If the rules were wrong, fix them and "
             "send it through again:",
-            f"  imgpipe reprocess '{key}' --outputs {stack}-outputs.json",
+            f"  imgpipe reprocess '{key}' --outputs {stack}.json",
         ]
     return ["Nothing to do: the image passed the rules."]
 
