@@ -14,12 +14,12 @@ announced with the same builders (:func:`decision_messages`).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analyzer.precheck import describe
+from analyzer.results import dumps
 
 NOTIFICATION_SCHEMA = "imgpipe.notification/1"
 SMS_MAX = 140
@@ -208,8 +208,7 @@ def structured(default: Mapping[str, Any], sms: str, email: str) -> str:
 
 
 def _encode(body: Mapping[str, Any], sms: str, email: str) -> str:
-    default = json.dumps(dict(body), ensure_ascii=False, default=str)
-    return json.dumps({"default": default, "sms": sms, "email": email}, ensure_ascii=False)
+    return dumps({"default": dumps(dict(body)), "sms": sms, "email": email})
 
 
 def verdict_messages(body: Mapping[str, Any], stack: str) -> str:

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from analyzer_testkit import ScenarioDetector, sample
 
 from analyzer.messages import NOTIFICATION_SCHEMA, SMS_MAX
+from tests.support.fakes import FakeDetector
+from tests.support.paths import sample
 
 CONTRACT_KEYS = {"bucket", "source_key", "destination_key", "verdict", "categories", "matches"}
 
@@ -76,13 +77,13 @@ def test_each_protocol_gets_its_own_text(world: Any, https_inbox: Any,
     world.sns.subscribe(TopicArn=world.topic_arn, Protocol="email", Endpoint="qc@example.com")
     world.sns.subscribe(TopicArn=world.topic_arn, Protocol="sms", Endpoint="+15550100")
     published: list[dict[str, Any]] = []
-    analyzer = world.analyzer(ScenarioDetector({"grace-hopper": "weapon"}))
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"grace-hopper": "weapon"}))
     analyzer.notifier.client.meta.events.register(
         "provide-client-params.sns.Publish", lambda params, **_: published.append(dict(params)))
 
     # WHEN one image is judged (a failure with two reasons)
     key = "images/deep/er/and/deeper/a very long folder name/grace-hopper portrait.jpg"
-    world.upload(key, sample("people/grace-hopper.jpg"), ContentType="image/jpeg")
+    world.put(key, sample("people/grace-hopper.jpg"), ContentType="image/jpeg")
     assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
 
     # THEN one publish with one text per protocol and the verdict attributes unchanged
@@ -126,11 +127,11 @@ def _as(call: dict[str, Any], protocol: str) -> Any:
 
 
 def test_review_email_says_how_to_decide(world: Any) -> None:
-    analyzer = world.analyzer(ScenarioDetector({"astronaut": "beach"}))
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"astronaut": "beach"}))
     published: list[dict[str, Any]] = []
     analyzer.notifier.client.meta.events.register(
         "provide-client-params.sns.Publish", lambda params, **_: published.append(dict(params)))
-    world.upload("images/beach/astronaut.jpg", sample("people/astronaut.jpg"))
+    world.put("images/beach/astronaut.jpg", sample("people/astronaut.jpg"))
     analyzer.handle(world.receive_event(), None)
     message = json.loads(published[0]["Message"])
     assert "imgpipe review approve 'beach/astronaut.jpg'" in message["email"]

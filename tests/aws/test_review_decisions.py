@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from analyzer_testkit import ScenarioDetector, sample
 from typer.testing import CliRunner
 
 from imgpipe.review import (
@@ -16,6 +15,8 @@ from imgpipe.review import (
     ReviewError,
     ReviewService,
 )
+from tests.support.fakes import FakeDetector
+from tests.support.paths import sample
 
 MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
 IMAGES = {"beach/astronaut 1.jpg": "people/astronaut.jpg",
@@ -26,14 +27,18 @@ IMAGES = {"beach/astronaut 1.jpg": "people/astronaut.jpg",
 def queued(world: Any) -> Any:
     """Two images parked in analyzed/review/ by the pipeline, their announcements drained."""
     for rel, path in IMAGES.items():
-        world.upload(f"images/{rel}", sample(path), ContentType="image/jpeg",
-                     Metadata={"camera": "c7"})
-    analyzer = world.analyzer(ScenarioDetector({"astronaut": "beach"}))
+        world.put(f"images/{rel}", sample(path), ContentType="image/jpeg",
+                  Metadata={"camera": "c7"})
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"astronaut": "beach"}))
     world.event = world.receive_event()
     assert analyzer.handle(world.event, None) == {"batchItemFailures": []}
-    assert world.keys("analyzed/") == [f"analyzed/review/{r}" for r in sorted(IMAGES)]
+    assert sorted_keys(world, "analyzed/") == [f"analyzed/review/{r}" for r in sorted(IMAGES)]
     assert len(world.notifications()) == 2
     return world
+
+
+def sorted_keys(world: Any, prefix: str = "") -> list[str]:
+    return sorted(world.keys(prefix))
 
 
 def service(world: Any, **kwargs: Any) -> ReviewService:
@@ -64,14 +69,14 @@ def test_approve_moves_records_and_announces(queued: Any) -> None:
     # THEN it moved to success with its bytes, metadata and tags (verdict updated)
     assert result.status == "decided" and result.announced
     dest = "analyzed/success/beach/astronaut 1.jpg"
-    assert world.keys("analyzed/") == ["analyzed/review/beach/astronaut 2.jpg", dest]
+    assert sorted_keys(world, "analyzed/") == ["analyzed/review/beach/astronaut 2.jpg", dest]
     assert world.read(dest) == sample("people/astronaut.jpg")
     assert world.s3.head_object(Bucket=world.bucket, Key=dest)["Metadata"] == {"camera": "c7"}
     assert world.tags(dest) == {"verdict": "success", "categories": "people", "review": "approve"}
     # AND the record moved too and says who decided, when, why, and what it was
-    assert world.keys("results/") == ["results/review/beach/astronaut 2.jpg.json",
+    assert sorted_keys(world, "results/") == ["results/review/beach/astronaut 2.jpg.json",
                                       "results/success/beach/astronaut 1.jpg.json"]
-    record = world.record("results/success/beach/astronaut 1.jpg.json")
+    record = world.json("results/success/beach/astronaut 1.jpg.json")
     assert record["verdict"] == "success" and record["destination_key"] == dest
     assert record["source_key"] == "images/beach/astronaut 1.jpg"
     review = record["review"]
@@ -100,7 +105,7 @@ def test_approve_moves_records_and_announces(queued: Any) -> None:
     # AND the other decision is refused, naming who decided
     with pytest.raises(DecisionConflictError, match=r"already approved by .*user/moto"):
         service(world).decide("beach/astronaut 1.jpg", "reject", "no")
-    assert world.keys("analyzed/success/") == [dest]
+    assert sorted_keys(world, "analyzed/success/") == [dest]
 
 
 def test_reject_needs_a_reason_and_goes_to_failure(queued: Any) -> None:
@@ -110,7 +115,7 @@ def test_reject_needs_a_reason_and_goes_to_failure(queued: Any) -> None:
         service(queued).decide("beach/missing.jpg", "approve")
     result = service(queued).decide("beach/astronaut 2.jpg", "reject", "not a product photo")
     assert result.decision["to_key"] == "analyzed/failure/beach/astronaut 2.jpg"
-    assert queued.record("results/failure/beach/astronaut 2.jpg.json")["review"]["decision"] == (
+    assert queued.json("results/failure/beach/astronaut 2.jpg.json")["review"]["decision"] == (
         "reject")
 
 
@@ -141,9 +146,9 @@ def test_two_reviewers_deciding_differently_at_once(queued: Any) -> None:
     assert isinstance(b, DecisionConflictError)
     assert "already approved by" in str(b) and "A's reason" in str(b)
     assert b.decision["decision"] == "approve"
-    assert world.keys("analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
+    assert sorted_keys(world, "analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
                                        "analyzed/success/beach/astronaut 1.jpg"]
-    assert world.record("results/success/beach/astronaut 1.jpg.json")["review"]["reason"] == (
+    assert world.json("results/success/beach/astronaut 1.jpg.json")["review"]["reason"] == (
         "A's reason")
     assert [n["body"]["verdict"] for n in world.notifications()] == ["success"]
 
@@ -154,7 +159,7 @@ def test_two_reviewers_deciding_the_same_way_at_once(queued: Any) -> None:
     assert a.status == "decided" and b.status == "already_decided"
     assert b.decision["reason"] == "A's reason"
     assert "already rejected by" in b.message()
-    assert world.keys("analyzed/failure/") == ["analyzed/failure/beach/astronaut 1.jpg"]
+    assert sorted_keys(world, "analyzed/failure/") == ["analyzed/failure/beach/astronaut 1.jpg"]
     assert len(world.notifications()) == 1  # announced once
 
 
@@ -173,14 +178,14 @@ def test_an_interrupted_decision_is_finished_by_repeating_it(queued: Any) -> Non
     crashing.s3.delete_object = die
     with pytest.raises(RuntimeError):
         crashing.decide("beach/astronaut 1.jpg", "approve", "ok")
-    assert "analyzed/review/beach/astronaut 1.jpg" in world.keys("analyzed/")
+    assert "analyzed/review/beach/astronaut 1.jpg" in sorted_keys(world, "analyzed/")
     assert world.notifications() == []
     # WHEN the same decision is taken again THEN it completes: one place, one announcement
     result = service(world).decide("beach/astronaut 1.jpg", "approve", "ok")
     assert result.status == "already_decided" and result.announced
-    assert world.keys("analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
+    assert sorted_keys(world, "analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
                                        "analyzed/success/beach/astronaut 1.jpg"]
-    assert world.keys("results/review/") == ["results/review/beach/astronaut 2.jpg.json"]
+    assert sorted_keys(world, "results/review/") == ["results/review/beach/astronaut 2.jpg.json"]
     assert len(world.notifications()) == 1
 
 
@@ -232,11 +237,11 @@ def test_a_late_redelivery_after_the_decision_changes_nothing(queued: Any) -> No
     service(world).decide("beach/astronaut 1.jpg", "approve", "fine")
     world.notifications()
     # WHEN the original upload's message is delivered again (SQS at-least-once)
-    detector = ScenarioDetector({"astronaut": "beach"})
+    detector = FakeDetector.for_scenarios({"astronaut": "beach"})
     assert world.analyzer(detector).handle(world.event, None) == {"batchItemFailures": []}
     # THEN the pipeline sees a finished image: no analysis, no move back, no announcement
     assert detector.images == []
-    assert world.keys("analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
+    assert sorted_keys(world, "analyzed/") == ["analyzed/review/beach/astronaut 2.jpg",
                                        "analyzed/success/beach/astronaut 1.jpg"]
     assert world.notifications() == []
 

@@ -17,8 +17,9 @@ from moto.core.authorization import enable_iam_authentication
 
 from imgpipe.review import ReviewService
 from infra.mockrun import ProgramRun
-from tests.infra.aws_world import SAMPLE_JPEG, World, apply_everything
 from tests.infra.conftest import program_run
+from tests.support.deployed import SAMPLE_JPEG, apply_everything
+from tests.support.deployed import DeployedWorld as World
 
 
 @pytest.fixture
