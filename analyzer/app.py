@@ -244,7 +244,7 @@ class Analyzer:
                     "why": "other_bucket"}
         self.logger.thread_safe_append_keys(correlation_id=f"s3://{job.bucket}/{job.source_key}")
         try:
-            outcome = self.rejudger_for(job.bucket).rejudge(job)
+            outcome: Mapping[str, Any] = self.rejudger_for(job.bucket).rejudge(job)
             self.logger.info("image re-judged", extra=dict(outcome))
             return outcome
         except RulesMismatchError as exc:

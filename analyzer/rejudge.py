@@ -20,8 +20,10 @@ For one image (:meth:`Rejudger.rejudge`):
 1. find its result record under ``RESULTS_PREFIX<verdict>/<rel>.json``; a record already written
    by this ``run`` means a redelivery: only what is left (old copy, old record, announcement) is
    finished;
-2. a record with a pending move (archived image, see below) first completes the move when the
-   restore is done (and is otherwise left alone: ``restore_in_progress``);
+2. a record a reviewer decided (``imgpipe review approve|reject``: its ``review`` section) is left
+   as the person decided it (``decided_by_reviewer``); a record with a pending move (archived
+   image, see below) first completes the move when the restore is done (and is otherwise left
+   alone: ``restore_in_progress``);
 3. the stored analysis is judged with the deployed rules (no analysis, or one lacking what the
    rules need: ``not_rejudgeable``, acknowledged and counted);
 4. same verdict: the record is updated in place (new rules, history entry) only if the rules or
@@ -84,6 +86,7 @@ class RejudgeStatus(StrEnum):
     ALREADY_DONE = "already_done"  # this run's record exists: only leftovers were finished
     MISSING = "missing"  # no result record of the image in any verdict folder
     IMAGE_MISSING = "image_missing"  # a record, but no analysed copy to move
+    DECIDED_BY_REVIEWER = "decided_by_reviewer"  # a person decided it: the decision stands
     DUPLICATE = "duplicate"  # answered from the idempotency store
     SKIPPED = "skipped"  # another bucket than the function's
 
@@ -315,6 +318,13 @@ class Rejudger:
             self._finish(job, record, {v: r for v, r in found.items() if v != verdict})
             return {**base, "status": RejudgeStatus.ALREADY_DONE, "verdict": verdict}
         verdict, record = next(iter(found.items()))
+        decision = record.get("review")
+        if isinstance(decision, Mapping) and decision.get("decision"):
+            # `imgpipe review approve|reject` moved it: rules never overrule a person
+            why = (f"{decision.get('decision')} by {decision.get('reviewer')} at "
+                   f"{decision.get('decided_at')}: the reviewer's decision stands")
+            return {**base, "status": RejudgeStatus.DECIDED_BY_REVIEWER, "verdict": verdict,
+                    "why": why}
         if record.get("pending_move"):
             status = self._complete_move(record)
             if status is not RejudgeStatus.MOVE_COMPLETED:
@@ -416,7 +426,7 @@ class Rejudger:
         self, job: RejudgeJob, record: dict[str, Any], others: Mapping[Verdict, dict[str, Any]]
     ) -> None:
         """A redelivery of a message whose work was (partly) done: finish it, touch nothing else."""
-        previous = (record.get("rejudge") or {}).get("from_verdict")
+        previous = str((record.get("rejudge") or {}).get("from_verdict") or "")
         if previous in others and previous != record.get("verdict"):
             src = self._dest(job.source_key, previous)
             moved = self.storage.head(str(record.get("destination_key")))
@@ -429,7 +439,7 @@ class Rejudger:
                     self.storage.head(str(record.get("destination_key"))) is not None:
                 self.storage.delete(src)
         if (record.get("rejudge") or {}).get("changed") and not record.get("notified"):
-            self._announce(record, str(previous))
+            self._announce(record, previous or "None")
 
     def _complete_move(self, record: dict[str, Any]) -> RejudgeStatus:
         """Finish a deferred move once the archived copy is restored."""

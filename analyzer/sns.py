@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 from analyzer.errors import DeliveryUnknownError
+from analyzer.messages import stack_label, verdict_messages
 from analyzer.ports import Notification
-from analyzer.results import dumps
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -22,11 +22,14 @@ _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 class SnsNotifier:
-    """Publishes the JSON body with ``verdict`` (String) and ``categories`` (String.Array)."""
+    """Publishes one message per protocol (:mod:`analyzer.messages`: short SMS, readable email,
+    the versioned JSON body for everyone else) with ``verdict`` (String) and ``categories``
+    (String.Array) attributes."""
 
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str, stack: str | None = None) -> None:
         self.client = client
         self.topic_arn = topic_arn
+        self.stack = stack or stack_label()
 
     def notify(self, notification: Notification) -> None:
         try:
@@ -39,7 +42,8 @@ class SnsNotifier:
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=sns_subject(notification.subject),
-            Message=dumps(dict(notification.body)),
+            Message=verdict_messages(notification.body, self.stack),
+            MessageStructure="json",
             MessageAttributes={
                 "verdict": {"DataType": "String", "StringValue": notification.verdict},
                 "categories": {

@@ -104,6 +104,8 @@ class Alarms(_Model):
     throttles_threshold: int = Field(default=1, ge=1)
     period_seconds: Literal[60, 300, 900, 3600] = 300
     evaluation_periods: int = Field(default=1, ge=1, le=24)
+    #: Alarm when the oldest queued message is this old (seconds): a stuck pipeline.
+    queue_age_seconds: int = Field(default=1800, ge=60, le=14 * 24 * 3600)
 
 
 class StackSettings(_Model):

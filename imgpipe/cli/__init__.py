@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from imgpipe.cli import diff_cmd, ops_cmd, plan_cmd, rules_cmd, run_cmd
+from imgpipe.cli import diff_cmd, ops_cmd, plan_cmd, review_cmd, rules_cmd, run_cmd
 
 app = typer.Typer(
     name="imgpipe",
@@ -25,6 +25,7 @@ app.command("cost")(ops_cmd.cost_command)
 rules_cmd.app.command("diff")(diff_cmd.diff)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(ops_cmd.dlq_app, name="dlq")
+app.add_typer(review_cmd.app, name="review")
 
 
 def main() -> None:

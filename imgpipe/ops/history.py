@@ -79,8 +79,12 @@ def analysis_of(responses: dict[str, Any]) -> Analysis:
 
 def case_from_record(key: str, record: dict[str, Any],
                      fallback: dict[str, Any] | None = None) -> Case:
-    """A result record (``imgpipe.result/1``) as a case."""
+    """A result record (``imgpipe.result/1``) as a case; its stored verdict is the rules' (for
+    an image a reviewer decided, the verdict before the decision: ``review.previous_verdict``)."""
     verdict = record.get("verdict")
+    review = record.get("review")
+    if isinstance(review, dict) and review.get("decision") and review.get("previous_verdict"):
+        verdict = review["previous_verdict"]
     stored = str(verdict) if verdict else None
     name = str(record.get("source_key") or key)
     try:

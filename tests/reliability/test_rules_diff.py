@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from imgpipe.cli import app
 from imgpipe.cli.diff_cmd import RulesSpecError, load_rules_spec
 from imgpipe.local.runner import LocalRun, collect_inputs
-from imgpipe.ops.history import local_cases, parse_source
+from imgpipe.ops.history import case_from_record, local_cases, parse_source
 from rules import parse_ruleset
 from rules.backtest import backtest
 from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
@@ -201,3 +201,16 @@ def test_history_sources_are_parsed_or_refused(tmp_path: Path) -> None:
     assert parse_source(str(tmp_path)).kind == "local"
     with pytest.raises(Exception, match="no such folder"):
         parse_source(str(tmp_path / "missing"))
+
+
+def test_a_reviewed_record_is_compared_with_the_verdict_the_rules_gave() -> None:
+    from analyzer.stored import pack_analysis
+
+    responses = {f: rekognition_response(d, "cat") for f, d in REKOGNITION_DIRS.items()}
+    record = {"schema": "imgpipe.result/1", "source_key": "images/r/cat.jpg", "verdict": "failure",
+              "analysis": pack_analysis(responses),
+              "review": {"decision": "reject", "previous_verdict": "success", "reason": "no"}}
+    case = case_from_record("results/failure/r/cat.jpg.json", record)
+    assert case.stored_verdict == "success" and case.analysis is not None
+    result = backtest(parse_ruleset(RULES_YAML), parse_ruleset(RULES_YAML), [case])
+    assert result.stored_disagreements == 0  # the person's "failure" is not the rules' verdict

@@ -144,7 +144,7 @@ class FaultPlan:
     def after(self, service: str, operation: str, kwargs: Mapping[str, Any]) -> None:
         if service == "sns" and operation == "publish":
             with self._lock:
-                self.published.append(json.loads(kwargs["Message"]))
+                self.published.append(published_body(kwargs))
         fault = self._take(service, operation, kwargs, after=True)
         if fault is None:
             return
@@ -240,10 +240,19 @@ class ChaosPlan(FaultPlan):
     def after(self, service: str, operation: str, kwargs: Mapping[str, Any]) -> None:
         if service == "sns" and operation == "publish":
             with self._lock:
-                self.published.append(json.loads(kwargs["Message"]))
+                self.published.append(published_body(kwargs))
         with self._lock:
             crash = self._rng.random() < self.crash_p
             if crash:
                 self.fired[f"{service}.{operation}:crash"] += 1
         if crash:
             raise Crash(f"crashed after {service}.{operation}")
+
+
+def published_body(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of a Publish call (machines' text of a one-text-per-protocol message)."""
+    message = json.loads(kwargs["Message"])
+    if kwargs.get("MessageStructure") == "json":
+        message = json.loads(message["default"])
+    body: dict[str, Any] = message
+    return body
