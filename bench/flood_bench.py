@@ -4,9 +4,9 @@
 
 Same harness and checks as ``tests/reliability/test_flood.py`` (every image analysed once, queue
 and DLQ empty, one notification each), at sizes that do not fit in ``make test``: ``make bench``
-runs the default 1,000 (about a minute); the README's 5,000 figure is ``flood_bench.py 5000 4
-500`` (about 7 minutes). Prints the figures; the throughput is bounded by in-process moto, not
-by the analyzer (see README).
+runs the default 1,000 (about a minute); 5,000 is ``flood_bench.py 5000 4 500`` (about 7
+minutes). Prints the figures (``--write-docs``: also into docs/reliability.md); the throughput is
+bounded by in-process moto, not by the analyzer (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("reliability.md", "flood")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)
