@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import json
 import os
 import re
 import shlex
@@ -75,9 +76,27 @@ def replace_block(text: str, name: str, content: str) -> str:
     return new
 
 
+def printed_figures(output: str) -> str:
+    """What a run printed, minus lines that are whole JSON objects.
+
+    Those are for machines (a script's one-line JSON summary, Powertools' EMF metrics that the
+    handler prints to stdout); every figure they hold is also in the printed tables.
+    """
+    kept = []
+    for line in output.strip("\n").splitlines():
+        if line.startswith("{") and line.rstrip().endswith("}"):
+            try:
+                json.loads(line)
+                continue
+            except ValueError:
+                pass
+        kept.append(line.rstrip())
+    return "\n".join(kept).strip("\n")
+
+
 def render(output: str, command: str, when: dt.datetime, load: str) -> str:
-    """The block's content: provenance line, then what the run printed, verbatim."""
-    printed = "\n".join(line.rstrip() for line in output.strip("\n").splitlines())
+    """The block's content: provenance line, then what the run printed (JSON lines left out)."""
+    printed = printed_figures(output)
     return (
         f"*Written by `{command} {FLAG}` on {when:%Y-%m-%d %H:%M} UTC; {load}. "
         f"Re-run that command to refresh this block; do not edit it by hand.*\n\n"

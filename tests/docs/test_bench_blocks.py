@@ -108,3 +108,23 @@ def test_write_updates_the_page_on_disk(tmp_path: Path, monkeypatch: pytest.Monk
     text = (tmp_path / "perf.md").read_text()
     assert text.startswith("a\n<!-- bench:demo -->\n") and text.endswith("<!-- /bench:demo -->\nb\n")
     assert "```text\nfigure 42 ms\n```" in _docs.read_blocks(text)["demo"]
+
+
+def test_readme_figures_are_the_latest_bench_output() -> None:
+    # GIVEN the README's figures table (between <!-- figures --> markers): column "latest"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- figures -->", 1)[1].split("<!-- /figures -->", 1)[0]
+    rows = [line.split("|")[1:-1] for line in table.strip().splitlines()[2:]]
+    figures = [f for row in rows for f in re.findall(r"`([^`]+)`", row[1])]
+    assert len(figures) == len(rows) > 0, "one `figure` per row"
+    # THEN each one is printed, verbatim, in a bench block of the performance or reliability page
+    printed = "".join(
+        body for page in ("performance.md", "reliability.md")
+        for body in _docs.read_blocks((ROOT / "docs" / page).read_text(encoding="utf-8")).values()
+    )
+    assert [f for f in figures if f not in printed] == []
+
+
+def test_json_lines_are_left_out_of_a_block() -> None:
+    output = 'table | 1 ms\n{"_aws": {"CloudWatchMetrics": []}}\n  raw: {"a": 1}\n{"latency_ms": 2}\n'
+    assert _docs.printed_figures(output) == 'table | 1 ms\n  raw: {"a": 1}'
