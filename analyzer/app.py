@@ -23,7 +23,7 @@ from analyzer.ports import Detector, Notifier, ObjectRef, Storage
 from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
 from analyzer.s3 import S3Storage
 from analyzer.sns import SnsNotifier
-from rules import Ruleset, load_ruleset
+from rules import RULE_ERROR, Ruleset, load_ruleset
 
 SERVICE = "imgpipe-analyzer"
 NAMESPACE = "imgpipe"
@@ -58,6 +58,12 @@ def _service() -> str:
 def default_logger() -> Logger:
     """One Powertools Logger per process (a second one of the same service loses its formatter)."""
     return Logger(service=_service())
+
+
+def rule_errors(record: Mapping[str, Any]) -> list[Any]:
+    """The rule errors (see ``rules.RULE_ERROR``) in one image's result record."""
+    matches = record.get("matches") or ()
+    return [m.get("evidence") for m in matches if isinstance(m, Mapping) and m.get("category") == RULE_ERROR]
 
 
 class Analyzer:
@@ -194,6 +200,10 @@ class Analyzer:
                        "reason": outcome.reason, "destination_key": outcome.destination_key,
                        "calls": outcome.calls, "timings_ms": outcome.timings_ms},
             )
+            errors = rule_errors(record)
+            if errors:  # a rule (usually a plugin) failed on this image: it went to review
+                self.logger.warning("rule error: image routed by the other rules and to review",
+                                    extra={"rule_errors": errors})
             return record
         finally:
             self.logger.thread_safe_clear_keys()
@@ -236,7 +246,9 @@ class Analyzer:
         statuses: Counter[str] = Counter()
         calls: Counter[str] = Counter()
         rejections = 0
+        failed_rules = 0
         for record in report.outcomes:
+            failed_rules += len(rule_errors(record))
             statuses[str(record.get("status"))] += 1
             if record.get("status") != "routed":
                 continue
@@ -252,6 +264,7 @@ class Analyzer:
         for api, n in calls.items():
             m.add_metric(f"Rekognition{api}", MetricUnit.Count, n)
         m.add_metric("PrecheckRejections", MetricUnit.Count, rejections)
+        m.add_metric("RuleErrors", MetricUnit.Count, failed_rules)
         m.add_metric("AlreadyDone", MetricUnit.Count, statuses["already_done"] + statuses["duplicate"])
         m.add_metric("FailedMessages", MetricUnit.Count, len(report.failed_message_ids))
         m.add_metric("Throttled", MetricUnit.Count, sum(1 for _, e in report.errors if is_throttling(e)))
