@@ -73,6 +73,9 @@ CODE_INCLUDE = (
     "rules/py.typed",
     "rules/presets/*.yaml",
 )
+#: Matched by CODE_INCLUDE but not for the function: the pytest plugin of the test kit imports
+#: pytest, which the function does not have.
+CODE_EXCLUDE = ("rules/pytest_plugin.py",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,7 @@ def code_files(project_root: Path, rules_file: Path) -> Iterator[tuple[str, byte
         chosen.update(p for p in project_root.glob(pattern) if p.is_file())
     for path in sorted(chosen):
         rel = path.relative_to(project_root).as_posix()
-        if "__pycache__" not in rel:
+        if "__pycache__" not in rel and rel not in CODE_EXCLUDE:
             yield rel, path.read_bytes()
     yield RULES_IN_PACKAGE, rules_file.read_bytes()
 
