@@ -473,10 +473,8 @@ def build_layer_zip(
     cache_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="wheels-", dir=cache_dir))
     try:
-        wheels = download_wheels(requirements, workdir / "base", target)
-        if not wheels:
-            raise ArtifactBuildError(f"no wheels downloaded for {requirements}")
-        for plan in plans:
+        wheels: list[Path] = []
+        for plan in plans:  # first: a plugin that cannot be packaged fails fast
             wheels.append(plugin_wheel(plan.plugin, target, cache_dir))
             if plan.pins:
                 try:
@@ -487,6 +485,10 @@ def build_layer_zip(
                         f"its dependencies ({', '.join(plan.pins)}) have no wheel for it: {exc}",
                         "use versions of those dependencies that publish wheels for "
                         f"{target.describe()}, or make the dependency optional in the plugin")) from None
+        base = download_wheels(requirements, workdir / "base", target)
+        if not base:
+            raise ArtifactBuildError(f"no wheels downloaded for {requirements}")
+        wheels += base
         _write_cached(path, deterministic_zip(layer_files(wheels)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
