@@ -14,7 +14,8 @@ description) and the verdict (and optionally the categories) the rules must give
         verdict: review
 
 ``imgpipe rules test`` runs them; a stack's preview refuses a rules file failing its own cases.
-Categories compare as a set (order does not matter); left out, they are not checked.
+Categories compare as a set (order does not matter); left out, they are not checked. An
+analysis a case leaves out (inline or in the recorded file) counts as "run, nothing found".
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Case(BaseModel):
     analysis: str | None = None
     labels: dict[str, float] | None = None
     moderation: dict[str, float] | None = None
-    text: list[str] | None = None
+    text: list[str | tuple[str, float]] | None = None  # lines, or [line, confidence]
     quality: dict[str, float] | None = None
     verdict: Verdict
     categories: list[str] | None = None
@@ -155,7 +156,8 @@ def _analysis_of(case: Case, cases_file: Path) -> Analysis:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: expected a JSON object with keys labels, moderation, text")
-        return Analysis.from_mapping(data)
+        # an analysis the recording lacks counts as "run, nothing found" (as inline cases do)
+        return Analysis.from_mapping({**responses(), **data})
     doc = responses(
         labels=case.labels or {},
         moderation=case.moderation or {},

@@ -9,6 +9,8 @@ The loader stays the authority: the schema cannot express everything it checks.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from rules.base import Verdict
@@ -16,6 +18,7 @@ from rules.registry import Registry, rule_summary
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILE = "rules.schema.json"  # beside this module, built-in types only
+CASES_SCHEMA_FILE = "cases.schema.json"
 
 
 def rules_schema(registry: Registry) -> dict[str, Any]:
@@ -65,3 +68,23 @@ def rules_schema(registry: Registry) -> dict[str, Any]:
         },
         "$defs": defs,
     }
+
+
+def cases_schema() -> dict[str, Any]:
+    """The schema of a rules test cases file (``NAME.cases.yml``)."""
+    from rules.cases import CasesFile
+
+    schema = CasesFile.model_json_schema()
+    schema["$schema"] = SCHEMA_DIALECT
+    schema["title"] = "imgpipe rules test cases"
+    return schema
+
+
+def write_schemas(folder: Path) -> None:
+    """Regenerate the shipped schema files (built-in rule types only)."""
+    from rules.registry import build_registry
+
+    rules_text = json.dumps(rules_schema(build_registry(load_plugins=False)), indent=2, sort_keys=True)
+    (folder / SCHEMA_FILE).write_text(rules_text + "\n", encoding="utf-8")
+    cases_text = json.dumps(cases_schema(), indent=2, sort_keys=True)
+    (folder / CASES_SCHEMA_FILE).write_text(cases_text + "\n", encoding="utf-8")

@@ -192,6 +192,7 @@ def list_types(as_json: JsonOption = False) -> None:
 @app.command("schema")
 def schema_command(
     builtin_only: Annotated[bool, typer.Option("--builtin-only", help="Leave out installed plugins' types.")] = False,
+    cases: Annotated[bool, typer.Option("--cases", help="The schema of a test cases file instead.")] = False,
 ) -> None:
     """Print the JSON Schema of the rules file (with the installed plugins' types), for editors.
 
@@ -199,8 +200,11 @@ def schema_command(
     `# yaml-language-server: $schema=rules.schema.json` (see docs/plugins-kit.md).
     """
     from rules import build_registry
-    from rules.schema import rules_schema
+    from rules.schema import cases_schema, rules_schema
 
+    if cases:
+        typer.echo(json.dumps(cases_schema(), indent=2, sort_keys=True))
+        return
     registry = build_registry(load_plugins=False) if builtin_only else default_registry()
     typer.echo(json.dumps(rules_schema(registry), indent=2, sort_keys=True))
 
