@@ -185,8 +185,10 @@ def test_the_lambda_routes_a_rule_error_to_review_logs_and_counts_it(
     tmp_path: Path, install: Callable[[str, str], MadePlugin], capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import io
+
     from analyzer_testkit import FakeContext, FakeDetector, MemoryStorage, picture
-    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools import Logger, Metrics
 
     from analyzer.app import Analyzer
     from analyzer.config import Settings
@@ -199,7 +201,8 @@ def test_the_lambda_routes_a_rule_error_to_review_logs_and_counts_it(
     deer = json.loads(ANALYSIS.read_text())["labels"]
     analyzer = Analyzer(Settings.from_env({"RULES_PATH": "rules.yaml"}), ruleset, s3_client=None,
                         detector=FakeDetector({"labels": deer}), notifier=None,
-                        storage_factory=lambda bucket: storage, metrics=Metrics(namespace="imgpipe-test"))
+                        storage_factory=lambda bucket: storage, metrics=Metrics(namespace="imgpipe-test"),
+                        logger=Logger(service="rule-error-test", stream=(log := io.StringIO())))
     event = _sqs_event("bucket", ["images/a.jpg", "images/b.jpg"])
     # WHEN the handler runs
     response = analyzer.handle(event, FakeContext())
@@ -210,8 +213,10 @@ def test_the_lambda_routes_a_rule_error_to_review_logs_and_counts_it(
         assert record is not None and record["verdict"] == "review"
         assert record["categories"] == [RULE_ERROR, "deer"]
         assert record["matches"][0]["evidence"][0]["error"] == "RuntimeError: boom"
+    warnings = [json.loads(line) for line in log.getvalue().splitlines() if '"WARNING"' in line]
+    assert [w["message"] for w in warnings] == ["rule error: image routed by the other rules and to review"] * 2
+    assert warnings[0]["rule_errors"][0][0]["plugin"].startswith("plugin 'imgpipe_test_bp_lambda_raises:TestRule'")
     out = capsys.readouterr().out
-    assert "rule error" in out and "bp_lambda_raises" in out
     metrics = [json.loads(line) for line in out.splitlines() if line.startswith("{") and "_aws" in line]
     assert any(m.get("RuleErrors") in (2.0, [2.0]) for m in metrics), metrics
 
