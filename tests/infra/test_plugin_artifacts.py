@@ -24,8 +24,8 @@ import pytest
 
 from infra.artifacts import RULES_IN_PACKAGE, Artifacts, Target, build_artifacts, plugins_used
 from rules import default_registry, load_ruleset
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "imgpipe-artifacts"
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 EVENTS = ROOT / "tests" / "events" / "analyzer"
@@ -85,15 +85,14 @@ def unpacked(artifacts: tuple[Artifacts, Path], tmp_path_factory: pytest.TempPat
 
 
 def _python(root: Path, script: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run ``script`` isolated (-I -S: no site-packages, no PYTHONPATH) with only the artifacts."""
-    prelude = (
-        "import sys\n"
-        f"sys.path[:0] = [{str(root / 'task')!r}, {str(root / 'opt' / 'python')!r}, {str(root / 'runtime')!r}]\n"
-    )
+    """Run ``script`` with only the artifacts (-s -S: no site-packages; the path is exactly
+    PYTHONPATH: /var/task, /opt/python and the runtime's own packages, as Lambda orders them)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "VIRTUAL_ENV"))}
+    path = os.pathsep.join(str(p) for p in (root / "task", root / "opt" / "python", root / "runtime"))
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", prelude + script],
-        input=stdin, capture_output=True, text=True, cwd=root / "task", env={**clean, **env},
+        [sys.executable, "-s", "-S", "-c", script],
+        input=stdin, capture_output=True, text=True, cwd=root / "task",
+        env={**clean, **env, "PYTHONPATH": path, "PYTHONSAFEPATH": "1"},
         timeout=120, check=False,
     )
 

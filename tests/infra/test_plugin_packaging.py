@@ -16,8 +16,8 @@ from infra.artifacts import LAMBDA, PluginDist, Target, build_artifacts, plugins
 from infra.errors import ArtifactBuildError
 from infra.mockrun import ProgramRun
 from rules import default_registry, load_ruleset
-from tests.infra.conftest import ROOT
-from tests.plugins.plugin_factory import MadePlugin, make_plugin
+from tests.support.paths import ROOT
+from tests.support.plugins import MadePlugin, install_site, make_plugin
 
 CACHE = ROOT / ".cache" / "imgpipe-artifacts"
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
@@ -41,7 +41,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
 
     def _install(type_name: str, **kwargs: object) -> MadePlugin:
         plugin = make_plugin(tmp_path / type_name, type_name, **kwargs)  # type: ignore[arg-type]
-        monkeypatch.syspath_prepend(str(plugin.site))
+        install_site(monkeypatch, plugin.site)
         default_registry.cache_clear()
         return plugin
 
@@ -150,4 +150,4 @@ def test_a_plugin_from_a_local_folder_is_built_from_source(
     names = zipfile.ZipFile(built.layer.path).namelist()
     assert f"python/{plugin.module}/__init__.py" in names
     assert any(n.endswith(".dist-info/entry_points.txt") and "imgpipe_test_local_thing" in n for n in names)
-    assert sys.path  # the made-up plugin is gone after the test (monkeypatch)
+    assert str(plugin.site) not in sys.path  # installed for this test only, sys.path untouched

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from imgpipe.cli import app
 from rules import RULE_ERROR, default_registry, load_ruleset
-from tests.plugins.plugin_factory import MadePlugin, make_plugin
+from tests.support.paths import EVENTS, ROOT
+from tests.support.plugins import MadePlugin, install_site, make_plugin
 
-ROOT = Path(__file__).resolve().parents[2]
-ANALYSIS = ROOT / "tests" / "events" / "analysis" / "deer_two.json"
+ANALYSIS = EVENTS / "analysis" / "deer_two.json"
 
 HEADER = '''
 from typing import ClassVar, Literal
@@ -81,7 +81,7 @@ RETURNS_NONE = RAISES.replace('raise RuntimeError("boom")', "return None").repla
 def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], MadePlugin]]:
     def _install(type_name: str, body: str) -> MadePlugin:
         plugin = make_plugin(tmp_path / type_name, type_name, body.format(t=type_name), source=False)
-        monkeypatch.syspath_prepend(str(plugin.site))
+        install_site(monkeypatch, plugin.site)
         default_registry.cache_clear()
         return plugin
 
@@ -187,11 +187,12 @@ def test_the_lambda_routes_a_rule_error_to_review_logs_and_counts_it(
 ) -> None:
     import io
 
-    from analyzer_testkit import FakeContext, FakeDetector, MemoryStorage, picture
     from aws_lambda_powertools import Logger, Metrics
 
     from analyzer.app import Analyzer
     from analyzer.config import Settings
+    from tests.support.fakes import FakeContext, FakeDetector, MemoryStorage
+    from tests.support.images import picture
 
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "imgpipe-test")
     install("bp_lambda_raises", RAISES)
@@ -222,7 +223,7 @@ def test_the_lambda_routes_a_rule_error_to_review_logs_and_counts_it(
 
 
 def _sqs_event(bucket: str, keys: list[str]) -> dict[str, Any]:
-    events = ROOT / "tests" / "events" / "analyzer"
+    events = EVENTS / "analyzer"
     records = []
     for i, key in enumerate(keys):
         body = json.loads((events / "s3_put_notification.json").read_text())

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from imgpipe.cli import app
 from infra.artifacts import LAMBDA, build_layer_zip, plugins_used
 from rules import default_registry, load_ruleset
+from tests.support.paths import ROOT
+from tests.support.plugins import install_site
 
-ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "imgpipe-artifacts"
 
 
@@ -74,7 +75,7 @@ def test_the_stack_packaging_picks_up_an_installed_scaffold(tmp_path: Path, monk
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                            "--target", str(site), str(plugin)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    monkeypatch.syspath_prepend(str(site))
+    install_site(monkeypatch, site)
     default_registry.cache_clear()
     try:
         rules = tmp_path / "rules.yaml"

@@ -20,8 +20,8 @@ from infra.errors import RulesFileError
 from infra.mockrun import ProgramRun
 from rules import build_registry, default_registry
 from rules.schema import CASES_SCHEMA_FILE, SCHEMA_FILE, cases_schema, rules_schema
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted([*(ROOT / "rules" / "presets").glob("*.yaml"), ROOT / "rules/dev.yaml", ROOT / "rules/prod.yaml"])
 CASES = sorted((ROOT / "rules").rglob("*.cases.yml"))
 INVALID = ROOT / "tests" / "unit" / "rules" / "invalid"

@@ -3,16 +3,26 @@
 ``make_plugin`` writes a source folder (pyproject + module) and an "installed" copy in a site
 folder: the module plus a ``.dist-info`` with METADATA, ``entry_points.txt`` and a PEP 610
 ``direct_url.json`` pointing at the source folder (as ``pip install -e`` / ``pip install PATH``
-records it). Put the site folder on ``sys.path`` (in-process) or ``PYTHONPATH`` (subprocess) and
-``importlib.metadata`` finds the entry point.
+records it). :func:`install_site` makes a site folder's modules and distributions visible to
+this process for one test (``importlib.metadata`` finds the entry point) without editing
+``sys.path``; a subprocess gets the folder through ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec, PathFinder
+from importlib.metadata import Distribution, DistributionFinder
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
 
 GOOD_BODY = '''
 from typing import ClassVar, Literal
@@ -89,3 +99,31 @@ def make_plugin(
             json.dumps({"url": src.resolve().as_uri(), "dir_info": {"editable": True}})
         )
     return MadePlugin(site, src, dist, module, type_name)
+
+
+class SiteFinder(MetaPathFinder):
+    """Top-level modules and distributions of one site folder, as if it were on ``sys.path``."""
+
+    def __init__(self, site: Path) -> None:
+        self.site = str(site)
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if path is not None:  # submodules are found through their package's __path__
+            return None
+        return PathFinder.find_spec(fullname, [self.site])
+
+    def find_distributions(
+        self, context: DistributionFinder.Context | None = None
+    ) -> Iterable[Distribution]:
+        name = context.name if context is not None else None
+        return PathFinder.find_distributions(DistributionFinder.Context(name=name, path=[self.site]))
+
+    def invalidate_caches(self) -> None:
+        PathFinder.invalidate_caches()
+
+
+def install_site(monkeypatch: pytest.MonkeyPatch, site: Path) -> None:
+    """Make ``site`` (a pip ``--target`` folder) installed in this process for one test."""
+    monkeypatch.setattr(sys, "meta_path", [SiteFinder(site), *sys.meta_path])
