@@ -284,12 +284,17 @@ class LocalDetector:
         table = labels_mod.label_map()
         if self.models.legacy:
             return table.labels(probs, self.models.faces().detect(rgb))
+        from imgpipe.local.objects import confirm_close_ups
+
         objects = self.models.objects().detect(rgb)
         # faces only where a person is: no face on flowers, coins or fur, and no cost without one
         person = table.coco.index("Person")
         faces = (
             self.models.faces().detect(rgb) if any(o.class_id == person for o in objects) else []
         )
+        objects = confirm_close_ups(objects, faces, person)
+        if not any(o.class_id == person for o in objects):
+            faces = []  # a face is reported only with its person
         return table.labels(probs, faces, objects=objects)
 
     @classmethod

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,14 @@ INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
 PAD_VALUE = 114
 #: Boxes scoring (objectness x class) under this are dropped.
-MIN_SCORE = 0.3
+MIN_SCORE = 0.45
 #: Two boxes of the same class overlapping more than this (IoU) are one object.
 NMS_IOU = 0.45
 #: Boxes smaller than this share of the image's area are dropped (too small to be useful labels).
 MIN_AREA_RATIO = 0.0008
+#: A person box covering at least this share of the image is a close-up: it is kept only if a
+#: face was found inside it (animal faces in close-up, e.g. a mandrill, score as people).
+CLOSE_UP_AREA = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,30 @@ def decode(
             out.append(ObjectBox(int(c), box, score_to_confidence(float(score[i]))))
     out.sort(key=lambda o: (-o.confidence, o.class_id))
     return out
+
+
+def confirm_close_ups(
+    objects: list[ObjectBox], faces: list[Any], person_class: int
+) -> list[ObjectBox]:
+    """Drop close-up person boxes (area >= :data:`CLOSE_UP_AREA`) that hold no face centre.
+
+    ``faces`` are :class:`~imgpipe.local.labels.FaceBox` (anything with a ``box``). At that
+    size a person's face is large and the face detector finds it when it faces the camera; the
+    object detector's close-up "people" without a face were animal faces on the bench set.
+    """
+    centres = [(f.box.left + f.box.width / 2, f.box.top + f.box.height / 2) for f in faces]
+    kept: list[ObjectBox] = []
+    for obj in objects:
+        b = obj.box
+        if obj.class_id == person_class and b.width * b.height >= CLOSE_UP_AREA:
+            inside = any(
+                b.left <= x <= b.left + b.width and b.top <= y <= b.top + b.height
+                for x, y in centres
+            )
+            if not inside:
+                continue
+        kept.append(obj)
+    return kept
 
 
 class ObjectDetector:
