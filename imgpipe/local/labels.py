@@ -10,7 +10,9 @@ itself is reported too (``Egyptian Cat``) when its own probability reaches the f
 Objects (YOLOX-Nano, 80 COCO classes, :mod:`imgpipe.local.objects`) are mapped through
 ``data/coco_labels.json`` onto labels of the same table (``car`` -> ``Car``, parents ``Vehicle``,
 ``Transportation``); a detected label gets the best of its boxes' confidences and the classifier's
-score, its boxes as ``Instances``, and its ancestors at least that confidence. With objects,
+score, its boxes as ``Instances``, and its ancestors at least that confidence. An animal box
+whose class the classifier contradicts goes to the classifier's animal label instead
+(:data:`SURE`). With objects,
 ``Person`` comes only from the object detector (never from faces or from the three ImageNet
 classes that show people) and faces give ``Face`` and ``Head``. Without objects (the legacy
 models), faces give ``Person`` and ``Face``, as before.
@@ -34,6 +36,12 @@ if TYPE_CHECKING:
 
 #: Labels under this confidence (0..100) are left out of the response.
 MIN_CONFIDENCE = 50.0
+#: When the classifier is this sure (0..100) of an animal label and gives the object detector's
+#: animal class less than :data:`CONTRADICTED`, the detector's box is reported under the
+#: classifier's most specific animal label (YOLOX-Nano knows 10 animals; a squirrel comes out
+#: as a bird, a small dog as a cat).
+SURE = 80.0
+CONTRADICTED = 20.0
 LABEL_MODEL_VERSION = "local:efficientnet-lite0+yolox-nano+centerface"
 LEGACY_LABEL_MODEL_VERSION = "local:efficientnet-lite0+haar-faces"
 
@@ -126,6 +134,16 @@ class LabelMap:
         if unknown:
             raise ValueError(f"COCO labels missing from the label table: {unknown}")
 
+    def _is_animal(self, name: str) -> bool:
+        return "Animal" in self.info[name].parents
+
+    def _classifier_animal(self, scores: dict[str, float]) -> str | None:
+        """The most specific animal label the classifier is sure of (>= :data:`SURE`), if any."""
+        sure = [n for n, c in scores.items() if c >= SURE and n in self.info and self._is_animal(n)]
+        if not sure:
+            return None
+        return max(sure, key=lambda n: (len(self.info[n].parents), scores[n]))
+
     @staticmethod
     def _ancestors(name: str, raw: dict[str, dict[str, list[str]]]) -> list[str]:
         order: list[str] = []
@@ -169,8 +187,11 @@ class LabelMap:
                     instances[name] = list(faces)
         else:
             scores.pop("Person", None)  # people come from the person detector only
+            species = self._classifier_animal(scores)
             for obj in objects:
                 name = self.coco[obj.class_id]
+                if species and scores.get(name, 0.0) < CONTRADICTED and self._is_animal(name):
+                    name = species  # e.g. the detector's "cat" box on what the classifier sees as a dog
                 instances.setdefault(name, []).append(FaceBox(obj.box, obj.confidence))
             if faces:
                 instances["Face"] = list(faces)

@@ -116,6 +116,23 @@ def test_detector_and_classifier_merge_without_duplicate_names() -> None:
     assert len(by_name["Cat"]["Instances"]) == 1
 
 
+def test_an_animal_box_the_classifier_contradicts_goes_to_the_classifier_animal() -> None:
+    # GIVEN the classifier sure of a Pekinese (ImageNet 154: Dog) and the detector's "cat" box
+    table = label_map()
+    probs = np.zeros(1000, dtype=np.float32)
+    probs[154] = 0.95
+    cat_box = ObjectBox(_coco("cat"), Box(0.1, 0.1, 0.8, 0.8), 65.0)
+
+    labels = _names(table.labels(probs, (), objects=[cat_box]))
+
+    # THEN the box is the dog's, and no Cat is reported
+    assert "Cat" not in labels
+    assert len(labels["Dog"]["Instances"]) == 1
+    # AND without a sure classifier the detector's class stands
+    unsure = _names(table.labels(np.full(1000, 1 / 1000, dtype=np.float32), (), objects=[cat_box]))
+    assert len(unsure["Cat"]["Instances"]) == 1
+
+
 def test_person_comes_only_from_the_person_detector() -> None:
     # GIVEN the classifier sure of "scuba diver" (an ImageNet class that implies Person) and a face
     table = label_map()
