@@ -12,10 +12,9 @@ Objects (YOLOX-Nano, 80 COCO classes, :mod:`imgpipe.local.objects`) are mapped t
 ``Transportation``); a detected label gets the best of its boxes' confidences and the classifier's
 score, its boxes as ``Instances``, and its ancestors at least that confidence. An animal box
 whose class the classifier contradicts goes to the classifier's animal label instead
-(:data:`SURE`). With objects,
-``Person`` comes only from the object detector (never from faces or from the three ImageNet
-classes that show people) and faces give ``Face`` and ``Head``. Without objects (the legacy
-models), faces give ``Person`` and ``Face``, as before.
+(:data:`SURE`). With objects, ``Person`` comes only from the object detector (never from faces
+or from the three ImageNet classes that show people) and faces give ``Face`` and ``Head``.
+Without objects (the legacy models), faces give ``Person`` and ``Face``, as before.
 
 Labels below :data:`MIN_CONFIDENCE` are not reported (Rekognition's own default floor is 55).
 """
@@ -202,9 +201,6 @@ class LabelMap:
                     implied = ("Face", "Head")  # a face alone never makes a Person
                 for label in implied:
                     scores[label] = max(scores.get(label, 0.0), best)
-            for name in list(instances):
-                if scores[name] < min_confidence:
-                    del instances[name]
         out: list[dict[str, Any]] = []
         for name, conf in scores.items():
             if conf >= min_confidence:
