@@ -399,3 +399,29 @@ def test_legacy_models_stay_selectable(detector: LocalDetector) -> None:
     assert "objects" not in legacy.models.load_ms
     new = detector.detect(BytesImage(sample("people/grace-hopper.jpg"), "gh"), LABELS)
     assert new.model_versions["DetectLabels"] == "local:efficientnet-lite0+yolox-nano+centerface"
+
+
+# ---------------------------------------------------------------- report
+
+
+def test_report_draws_boxes_by_kind_larger_first() -> None:
+    from imgpipe.report.html import boxes
+
+    def inst(left: float, size: float, conf: float) -> dict[str, Any]:
+        return {"BoundingBox": {"Left": left, "Top": 0.1, "Width": size, "Height": size}, "Confidence": conf}
+
+    responses = {
+        "labels": {
+            "Labels": [
+                {"Name": "Face", "Instances": [inst(0.3, 0.1, 90.0)], "Parents": [{"Name": "Head"}]},
+                {"Name": "Person", "Instances": [inst(0.2, 0.6, 95.0)], "Parents": []},
+                {"Name": "Dog", "Instances": [inst(0.7, 0.2, 80.0)], "Parents": [{"Name": "Animal"}]},
+                {"Name": "Car", "Instances": [inst(0.0, 0.1, 70.0)], "Parents": [{"Name": "Vehicle"}]},
+                {"Name": "Cup", "Instances": [inst(0.5, 0.05, 60.0)], "Parents": []},
+            ]
+        }
+    }
+    drawn = boxes(responses)
+    kinds = [d.split('class="box label ')[1].split('"')[0] for d in drawn]
+    assert kinds == ["person", "animal", "face", "vehicle", "object"]
+    assert "Person 95%" in drawn[0]
