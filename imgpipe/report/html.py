@@ -40,6 +40,7 @@ main { display:grid; grid-template-columns:repeat(auto-fill,minmax(340px,1fr)); 
 .placeholder { height:180px; display:flex; align-items:center; justify-content:center; color:#d0d5dd; font-size:13px; line-height:1.4; text-align:center; padding:12px; }
 .box { position:absolute; border:2px solid #facc15; border-radius:2px; line-height:1.2; }
 .box.text { border-color:#38bdf8; }
+.box.inside span { top:0; left:0; }
 .box.person { border-color:#f43f5e; } .box.person span { background:#f43f5e; color:#fff; }
 .box.face { border-color:#fb923c; } .box.face span { background:#fb923c; }
 .box.animal { border-color:#22c55e; } .box.animal span { background:#22c55e; }
@@ -113,6 +114,8 @@ def _box_div(box: dict[str, Any], caption: str, kind: str) -> str:
     except (KeyError, TypeError, ValueError):
         return ""
     style = f"left:{left:.2f}%;top:{top:.2f}%;width:{width:.2f}%;height:{height:.2f}%"
+    if kind.startswith("label") and top < 6:
+        kind += " inside"  # a box at the image's top edge: its caption inside, not cut off
     return f'<div class="box {kind}" style="{style}" title="{_e(caption)}"><span>{_e(caption)}</span></div>'
 
 
