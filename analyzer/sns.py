@@ -10,6 +10,7 @@ from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 from analyzer.errors import DeliveryUnknownError
 from analyzer.ports import Notification
+from analyzer.results import dumps
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -38,7 +39,7 @@ class SnsNotifier:
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=sns_subject(notification.subject),
-            Message=json.dumps(dict(notification.body), ensure_ascii=False, default=str),
+            Message=dumps(dict(notification.body)),
             MessageAttributes={
                 "verdict": {"DataType": "String", "StringValue": notification.verdict},
                 "categories": {

@@ -15,7 +15,7 @@ import pulumi
 from infra.artifacts import Artifacts, build_artifacts
 from infra.environment import check_environment
 from infra.errors import RulesFileError, StackConfigError
-from infra.settings import PROJECT, StackSettings, load_settings
+from infra.settings import PROJECT, StackSettings, config_keys, load_settings, stack_config
 
 REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 
@@ -32,9 +32,10 @@ class LoadedStack:
 def load_stack(project_root: Path) -> LoadedStack:
     stack = pulumi.get_stack()
     project = pulumi.get_project() or PROJECT
-    raw = dict(pulumi.runtime.config.CONFIG.get())
     stack_file = project_root / f"Pulumi.{stack}.yaml"
-    settings = load_settings(raw, stack, stack_file if stack_file.exists() else None, project)
+    present = stack_file if stack_file.exists() else None
+    raw = read_config(project, present)
+    settings = load_settings(raw, stack, present, project)
     env_problems = check_environment(settings)
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
@@ -47,6 +48,23 @@ def load_stack(project_root: Path) -> LoadedStack:
         artifacts=artifacts,
         function_name=f"{project}-{stack}-analyzer",
     )
+
+
+def read_config(project: str, stack_file: Path | None) -> dict[str, str]:
+    """The project's config as the engine's ``project:key -> str`` map, through ``pulumi.Config``.
+
+    The public API reads keys by name and cannot list them, so the names asked for are every
+    setting :class:`~infra.settings.StackSettings` knows plus every key of the project written in
+    the stack file: a known key set anywhere (file, ``--config``, an ESC environment) is read, and
+    a typo in the file still reaches validation and is reported with its line.
+    """
+    names = set(config_keys())
+    if stack_file is not None:
+        prefix = f"{project}:"
+        names |= {k[len(prefix):] for k in stack_config(stack_file) if k.startswith(prefix)}
+    config = pulumi.Config(project)
+    values = {name: config.get(name) for name in sorted(names)}
+    return {f"{project}:{name}": value for name, value in values.items() if value is not None}
 
 
 def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, list[str]]:

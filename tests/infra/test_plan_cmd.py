@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from imgpipe.cli import app, plan_cmd
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_plan_prints_the_tree_with_key_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from infra.mockrun import ACCOUNT_ID, ProgramRun
 from rules import load_ruleset
-from tests.infra.conftest import ROOT, settings_of
+from tests.infra.conftest import settings_of
+from tests.support.paths import ROOT
 
 BUCKET = "aws:s3/bucket:Bucket"
 QUEUE = "aws:sqs/queue:Queue"
