@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from local_testkit import sample
 
 from analyzer.ports import BytesImage
 from imgpipe.local import faces as faces_mod
@@ -27,6 +26,7 @@ from imgpipe.local.errors import LocalError
 from imgpipe.local.labels import Box, FaceBox, label_map
 from imgpipe.local.objects import ObjectBox
 from rules import Analysis, Needs, parse_ruleset
+from tests.support.paths import sample
 
 DATA = Path(__file__).parent / "data"
 LABELS = Needs.of("labels")
