@@ -64,8 +64,9 @@ docs: venv
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "site: build/site/index.html (or: $(BIN)/mkdocs serve)"
 
+# bench/local_accuracy.py fetches its photos (packages) once into ~/.cache/imgpipe, then runs offline.
 bench: venv
-	@for b in bench/*_bench.py bench/ocr_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*_bench.py bench/ocr_accuracy.py bench/local_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf out build dist .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from analyzer.results import dumps
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_INVALID = 2
@@ -38,4 +40,4 @@ def read_json(path: Path, what: str) -> Any:
 
 def print_json(data: Any) -> None:
     """One JSON document on stdout, for machines."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(dumps(data, indent=2) + "\n")

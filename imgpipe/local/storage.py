@@ -9,17 +9,18 @@ bucket's ``images/...``); every other key is a path under the output folder, so 
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from json import loads
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from analyzer.ports import BytesImage, ImageSource, ObjectInfo, ObjectRef
+from analyzer.results import dumps
 from imgpipe.local.errors import LocalError
 
 
@@ -82,13 +83,12 @@ class FolderStorage:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rec-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(record, fh, indent=2, ensure_ascii=False, default=str)
-            fh.write("\n")
+            fh.write(dumps(record, indent=2) + "\n")
         os.replace(tmp, dest)
 
     def get_record(self, key: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads(self.path_for(key).read_text("utf-8"))
+            data: dict[str, Any] = loads(self.path_for(key).read_text("utf-8"))
         except FileNotFoundError:
             return None
         return data

@@ -21,7 +21,7 @@ from infra.artifacts import (
     build_layer_zip,
     deterministic_zip,
 )
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 RULES = ROOT / "rules" / "dev.yaml"
@@ -141,7 +141,6 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in {{'typer', 'rich', 'numpy', 'cv2', 'onnxruntime', 'PIL', 'pulumi'}}:
             raise ImportError('not in the Lambda: ' + name)
 sys.meta_path.insert(0, Block())
-sys.path.insert(0, {str(task)!r})
 import analyzer.handler
 assert analyzer.handler.__file__.startswith({str(task)!r}), analyzer.handler.__file__
 print(analyzer.handler.ANALYZER.ruleset.name)
@@ -153,6 +152,7 @@ print(analyzer.handler.ANALYZER.ruleset.name)
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "PYTHONSAFEPATH": "1",
+        "PYTHONPATH": str(task),  # first on the path, like /var/task
     }
     # WHEN the handler module is imported (it loads settings and rules at init)
     proc = subprocess.run(
