@@ -24,7 +24,7 @@ from analyzer.rekognition import RekognitionDetector, client_config, is_throttli
 from analyzer.results import ImageOutcome, Status
 from analyzer.s3 import S3Storage
 from analyzer.sns import SnsNotifier
-from rules import Ruleset, load_ruleset
+from rules import RULE_ERROR, Ruleset, load_ruleset
 
 SERVICE = "imgpipe-analyzer"
 NAMESPACE = "imgpipe"
@@ -59,6 +59,11 @@ def _service() -> str:
 def default_logger() -> Logger:
     """One Powertools Logger per process (a second one of the same service loses its formatter)."""
     return Logger(service=_service())
+
+
+def rule_errors(outcome: ImageOutcome) -> list[Any]:
+    """The rule errors (see ``rules.RULE_ERROR``) among one image's matches."""
+    return [m.get("evidence") for m in outcome.matches if m.get("category") == RULE_ERROR]
 
 
 class Analyzer:
@@ -186,6 +191,10 @@ class Analyzer:
                        "reason": outcome.reason, "destination_key": outcome.destination_key,
                        "calls": outcome.calls, "timings_ms": outcome.timings_ms},
             )
+            errors = rule_errors(outcome)
+            if errors:  # a rule (usually a plugin) failed on this image: it went to review
+                self.logger.warning("rule error: image routed by the other rules and to review",
+                                    extra={"rule_errors": errors})
             return outcome
         finally:
             self.logger.thread_safe_clear_keys()
@@ -246,6 +255,9 @@ class Analyzer:
         try:
             outcome: Mapping[str, Any] = self.rejudger_for(job.bucket).rejudge(job)
             self.logger.info("image re-judged", extra=dict(outcome))
+            if outcome.get("rule_errors"):  # as for uploads: the other rules decide, and review
+                self.logger.warning("rule error: image re-judged by the other rules and to review",
+                                    extra={"rule_errors": outcome["rule_errors"]})
             return outcome
         except RulesMismatchError as exc:
             self.logger.warning(str(exc))
@@ -291,6 +303,8 @@ class Analyzer:
             name = "".join(part.capitalize() for part in status.split("_"))
             self.metrics.add_metric(f"Rejudge{name}", MetricUnit.Count, n)
         self.metrics.add_metric("RejudgeFailedMessages", MetricUnit.Count, failed)
+        self.metrics.add_metric("RuleErrors", MetricUnit.Count,
+                                sum(len(o.get("rule_errors") or ()) for o in outcomes))
         self.metrics.flush_metrics()
 
     def _emit_metrics(self, report: BatchReport) -> None:
@@ -299,7 +313,9 @@ class Analyzer:
         statuses: Counter[str] = Counter()
         calls: Counter[str] = Counter()
         rejections = 0
+        failed_rules = 0
         for outcome in report.outcomes:
+            failed_rules += len(rule_errors(outcome))
             statuses[outcome.status] += 1
             if outcome.status is not Status.ROUTED:
                 continue
@@ -315,6 +331,7 @@ class Analyzer:
         for api, n in calls.items():
             m.add_metric(f"Rekognition{api}", MetricUnit.Count, n)
         m.add_metric("PrecheckRejections", MetricUnit.Count, rejections)
+        m.add_metric("RuleErrors", MetricUnit.Count, failed_rules)
         m.add_metric("AlreadyDone", MetricUnit.Count, statuses[Status.ALREADY_DONE] + statuses[Status.DUPLICATE])
         m.add_metric("FailedMessages", MetricUnit.Count, len(report.failed_message_ids))
         m.add_metric("Throttled", MetricUnit.Count, sum(1 for _, e in report.errors if is_throttling(e)))

@@ -132,7 +132,8 @@ class Storage(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Delete the source object (a no-op for storages that never move originals)."""
+        """Delete the object at ``key``: the source, a copy or a record being moved (re-judging);
+        a no-op for a storage's originals when it never moves them."""
         ...
 
 
@@ -141,7 +142,7 @@ class Storage(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One announcement of a verdict. ``body`` is the JSON message of CONTRACTS §5."""
+    """One announcement of a verdict. ``body`` is the JSON message of docs/contracts.md §5."""
 
     subject: str
     body: Mapping[str, Any]

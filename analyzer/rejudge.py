@@ -58,7 +58,7 @@ from analyzer.pipeline import Pipeline
 from analyzer.ports import Detector, Notification, S3Image
 from analyzer.results import outcome_from_record
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis
-from rules import Analysis, Verdict
+from rules import Analysis, Decision, Verdict
 
 MESSAGE_KIND = "rejudge"
 MESSAGE_VERSION = 1
@@ -356,6 +356,15 @@ class Rejudger:
             return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,
                     "why": f"the stored analysis lacks {', '.join(missing)}: re-analyse"}
         decision = self.ruleset.evaluate(analysis)
+        outcome = self._decide(job, old, record, decision, responses, versions, calls)
+        if decision.errors:  # a rule (usually a plugin) failed: it counts as a review match
+            outcome["rule_errors"] = [error.to_dict() for error in decision.errors]
+        return outcome
+
+    def _decide(
+        self, job: RejudgeJob, old: Verdict, record: dict[str, Any], decision: Decision,
+        responses: Mapping[str, Any], versions: dict[str, str], calls: dict[str, int],
+    ) -> dict[str, Any]:
         new = decision.verdict
         categories = list(decision.categories)
         matches = [match.to_dict() for match in decision.matches]

@@ -2,6 +2,7 @@
 of a stored analysis, and the 10-million-image arithmetic at the prod stack's settings.
 
     .venv/bin/python bench/enqueue_bench.py [IMAGES]        # default 200 re-judged in moto
+    .venv/bin/python bench/enqueue_bench.py --write-docs    # also into docs/rejudge.md
 
 1. stored analysis bytes per image (recorded Rekognition fixtures, and a busy synthetic image at
    the APIs' documented maxima);
@@ -11,7 +12,8 @@ of a stored analysis, and the 10-million-image arithmetic at the prod stack's se
 4. the function re-judging IMAGES images in moto (S3 and DynamoDB calls per image, counted);
 5. the fleet-side time for 10 million images at Pulumi.prod.yaml's maxConcurrency x maxWorkers.
 
-Prints figures; no thresholds (docs/rejudge.md quotes a run).
+Prints figures; no thresholds. ``--write-docs`` writes what a run printed into the ``enqueue``
+block of docs/rejudge.md (bench/_docs.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("rejudge.md", "enqueue")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the project root, so that the package ``tests`` imports
@@ -226,4 +232,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

@@ -60,9 +60,11 @@ class MemoryStorage:
             return self.records.get(key)
 
     def delete(self, key: str) -> None:
-        with self._lock:
+        with self._lock:  # a record is an object at its key, as in S3 and a folder
             self.objects.pop(key, None)
             self.metadata.pop(key, None)
+            self.tags.pop(key, None)
+            self.records.pop(key, None)
 
 
 class ListNotifier:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pulumi
 
-from infra.artifacts import Artifacts, build_artifacts
+from infra.artifacts import Artifacts, PluginDist, build_artifacts, plugins_used
 from infra.environment import check_environment
 from infra.errors import RulesFileError, StackConfigError
 from infra.settings import PROJECT, StackSettings, config_keys, load_settings, stack_config
@@ -40,10 +40,12 @@ def load_stack(project_root: Path) -> LoadedStack:
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
     rules_file, apis = validate_rules(project_root, settings)
+    check_rule_cases(project_root, rules_file)
     from infra.backtest import log_preview_backtest
 
     log_preview_backtest(project_root, settings.rules_path)
-    artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS)
+    plugins = stack_plugins(project_root, rules_file)
+    artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS, plugins=plugins)
     return LoadedStack(
         settings=settings,
         rules_file=rules_file,
@@ -89,9 +91,38 @@ def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, l
     return path, list(ruleset.needs.api_calls)
 
 
+def stack_plugins(project_root: Path, rules_file: Path) -> list[PluginDist]:
+    """The plugin distributions the stack's rules use: they go into the function's layer."""
+    from rules import default_registry, load_ruleset
+
+    registry = default_registry()
+    ruleset = load_ruleset(rules_file, registry)
+    return plugins_used(ruleset, registry, _relative(str(rules_file), project_root))
+
+
+def check_rule_cases(project_root: Path, rules_file: Path) -> None:
+    """Run the rules file's own test cases (``<name>.cases.yml`` beside it), if it has any:
+    a rules file that fails its cases is never deployed."""
+    from rules.cases import CasesError, cases_file_for, run_cases
+
+    cases = cases_file_for(rules_file)
+    if cases is None:
+        return
+    try:
+        report = run_cases(cases)
+    except CasesError as exc:
+        raise RulesFileError([_relative(line, project_root) for line in str(exc).splitlines()]) from None
+    if report.failed:
+        raise RulesFileError(
+            [f"{_relative(str(cases), project_root)}: {len(report.failed)} of {len(report.results)} "
+             "rule test cases fail (run: imgpipe rules test " + _relative(str(rules_file), project_root) + ")"]
+            + [_relative(f"  {r.describe()}", project_root) for r in report.failed]
+        )
+
+
 def _relative(message: str, project_root: Path) -> str:
     prefix = f"{project_root.resolve()}/"
-    return message.removeprefix(prefix)
+    return message.replace(prefix, "")
 
 
 def account_id() -> pulumi.Output[str]:
