@@ -10,7 +10,7 @@ from typing import Any
 
 from rules.analysis import Analysis
 from rules.base import EvalContext, Evidence, Outcome, Rule, Verdict
-from rules.errors import MissingAnalysisError
+from rules.errors import Issue, MissingAnalysisError
 from rules.features import Feature, Needs
 
 # failure beats review beats success
@@ -87,6 +87,8 @@ class Ruleset:
     name: str | None = None
     source: str = "<string>"
     text: str = field(default="", repr=False)
+    #: likely mistakes in a valid file (``FILE:LINE: path: warning: ...``), e.g. an unknown label
+    warnings: tuple[Issue, ...] = field(default=(), repr=False)
 
     @cached_property
     def needs(self) -> Needs:

@@ -83,6 +83,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Rules files to ch
             failed = True
             continue
         typer.echo(summary(ruleset))
+        for warning in ruleset.warnings:
+            typer.echo(str(warning), err=True)
     if failed:
         raise typer.Exit(2)
 
