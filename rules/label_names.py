@@ -4,7 +4,7 @@ Rekognition publishes its label list (about 3,000 English names, ``AmazonRekogni
 :data:`KNOWN` holds the common part of it that rules use (objects, animals, people, scenes,
 documents), not all of it. So a name is only flagged when it is certainly or very probably wrong:
 
-- it holds characters no Rekognition label has (a Cyrillic 'о' in ``Dоg``, an emoji, a tab):
+- it holds characters no Rekognition label has (a Cyrillic o, U+043E, in ``Dog``; an emoji; a tab):
   such a name can never match;
 - it is not in :data:`KNOWN` but is one edit away from a name that is (``Dgo`` -> ``Dog``).
 
@@ -60,7 +60,7 @@ KNOWN: frozenset[str] = frozenset(
     Tractor Traffic Light Train Transportation Tree Truck Turtle Umbrella Underwear Urban Vase
     Vegetable Vehicle Video Gaming Volcano Wall Wallet Watch Water Waterfall Watercraft Weapon Whale
     Wheel Wildlife Window Wine Wolf Woman Wood Wristwatch Yard Zebra Zoo
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 # multi-word names (the split above breaks them apart; the single words stay valid too)
 KNOWN = KNOWN | frozenset(
@@ -72,7 +72,7 @@ KNOWN = KNOWN | frozenset(
         "Marine Life", "Mobile Phone", "Musical Instrument", "Palm Tree", "Sea Life", "Sea Lion",
         "Tablet Computer", "Teddy Bear", "Traffic Light", "Video Gaming", "Wine Glass",
         "Coffee Table", "Credit Card", "Water Bottle", "Bow Tie", "Business Card", "Pickup Truck",
-        "Police Car", "Soccer Ball", "Sports Car", "Stop Sign", "Swimming Pool", "Living Room",
+        "Police Car", "Soccer Ball", "Sports Car", "Stop Sign", "Swimming Pool",
     }
 )
 
@@ -94,10 +94,30 @@ def check(name: str) -> str | None:
     folded = _folded()
     if name.casefold() in folded:
         return None
-    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.8)
-    if close:
-        return f"'{name}' is not a Rekognition label; did you mean '{folded[close[0]]}'?"
+    key = name.casefold()
+    allowed = 1 if len(key) < 8 else 2
+    close = [k for k in difflib.get_close_matches(key, list(folded), n=5, cutoff=0.6) if _edits(key, k) <= allowed]
+    if len(key) >= 3 and close:
+        return (
+            f"'{name}' is not among the common Rekognition labels imgpipe knows; "
+            f"did you mean '{folded[close[0]]}'? (a name DetectLabels never returns never matches)"
+        )
     return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (insert, delete, substitute, swap two neighbours)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[len(b)]
 
 
 def _describe(char: str) -> str:

@@ -16,7 +16,6 @@ import difflib
 import reprlib
 from collections.abc import Iterable, Mapping
 from os import PathLike
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from imgpipe.cli._common import console, fail, print_json, read_json
+from imgpipe.textsafe import markup_safe
 from rules import (
     Analysis,
     MissingAnalysisError,
@@ -117,7 +118,8 @@ def explain(
         result["rules"] = [e.to_dict() for e in explanations]
         print_json(result)
         return
-    table = Table(title=f"{rules_file} on {analysis_file}", show_lines=True)
+    # names, labels and text come from files and images: never parsed as markup, no control chars
+    table = Table(title=f"{markup_safe(rules_file)} on {markup_safe(analysis_file)}", show_lines=True)
     table.add_column("rule", style="bold")
     table.add_column("type")
     table.add_column("outcome")
@@ -125,13 +127,14 @@ def explain(
     table.add_column("why")
     for e in explanations:
         mark = "[green]yes[/green]" if e.matched else "[dim]no[/dim]"
-        table.add_row(e.rule, e.type, e.outcome, mark, "\n".join(e.reasons) or "-", style=None if e.matched else "dim")
+        why = "\n".join(markup_safe(reason) for reason in e.reasons) or "-"
+        table.add_row(markup_safe(e.rule), markup_safe(e.type), e.outcome, mark, why, style=None if e.matched else "dim")
     console.print(table)
     deciding = any(m.outcome != "tag" for m in decision.matches)
     default_note = "" if deciding else " (no deciding rule matched: default_verdict)"
     console.print(
         f"verdict: [bold]{decision.verdict.value}[/bold]{default_note}; "
-        f"categories: {', '.join(decision.categories) or '-'}"
+        f"categories: {markup_safe(', '.join(decision.categories)) or '-'}"
     )
 
 

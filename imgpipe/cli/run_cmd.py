@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,6 +32,7 @@ from imgpipe.local.runner import (
     collect_inputs,
     cpu_count,
 )
+from imgpipe.textsafe import markup_safe as escape
 from rules import Ruleset, RulesValidationError, load_ruleset
 
 MAX_TABLE_CELL = 70
