@@ -230,7 +230,11 @@ def _read_yaml(
 ) -> tuple[Any, dict[Loc, int], list[Issue], dict[Loc, str]]:
     """Parse YAML; return the data, a map from field path to 1-based line, syntax issues, and the
     source text of plain scalars that YAML read as booleans (``on``, ``NO``), by field path."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return None, {}, [Issue(filename, line, "", f"YAML error: character {exc.character!r} is not allowed")], {}
     try:
         _check_depth(text)
         node = loader.get_single_node()
@@ -248,8 +252,11 @@ def _read_yaml(
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "invalid YAML"
         return None, {}, [Issue(filename, line, "", f"YAML syntax error: {problem}")], {}
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return None, {}, [Issue(filename, line, "", f"YAML error: character {exc.character!r} is not allowed")], {}
     except yaml.YAMLError as exc:
-        return None, {}, [Issue(filename, 1, "", f"YAML error: {exc}")], {}
+        return None, {}, [Issue(filename, 1, "", f"YAML error: {' '.join(str(exc).split())}")], {}
     except (RecursionError, MemoryError):  # not reachable within the limits above; never a traceback
         return None, {}, [Issue(filename, 1, "", "refused: the document is too complex")], {}
     finally:
