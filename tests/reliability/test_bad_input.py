@@ -59,6 +59,13 @@ def huge_jpeg_header() -> bytes:
     return head[:200] + bytes(16 * 1024 * 1024 - 200)
 
 
+def fat_metadata(width: int, height: int = 90) -> bytes:
+    """A JPEG whose 3 x 64 KB of metadata (COM segments) precede the frame header."""
+    data = picture(width, height)
+    comment = b"\xff\xfe" + (65535).to_bytes(2, "big") + bytes(65533)
+    return data[:2] + comment * 3 + data[2:]
+
+
 def svg() -> bytes:
     return (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" '
             b'height="100"><circle cx="50" cy="50" r="40"/></svg>')
@@ -132,6 +139,10 @@ CORPUS: list[Bad] = [
     Bad("10000px", "10,000 px wide image (the limit)", "analysed:review",
         (("edge10000.jpg", lambda: jpeg(10_000, 90)),)),
     Bad("16mb", "16 MB object", "failure:too_large", (("big.jpg", huge_jpeg_header),)),
+    Bad("metadata-10001px", "10,001 px wide JPEG behind 192 KB of metadata (header read on past 64 KB)",
+        "failure:too_big_dimensions", (("fat-wide.jpg", lambda: fat_metadata(10_001)),)),
+    Bad("metadata-ok", "JPEG behind 192 KB of metadata, sizes within limits", "analysed:review",
+        (("fat.jpg", lambda: fat_metadata(80, 200)),)),
     Bad("png-named-jpg", "real PNG named .jpg (type sniffed, not guessed)", "analysed:success",
         (("cat-png.jpg", lambda: picture(fmt="PNG")),)),
     # keys
