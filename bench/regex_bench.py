@@ -45,6 +45,10 @@ HOSTILE: dict[str, object] = {
     r"(.*a){12}$": lambda n: "a" * (n - 1) + "!",
     r"([a-z0-9]+[-.]?)+@x\.com": lambda n: "a" * (n - 1) + "!",
     r"(?i)(?:[a-z]{1,10}\s?){1,20}\d$": lambda n: ("word " * n)[: n - 1] + "!",
+    # large programs just under rules.patterns.MAX_PROGRAM_SIZE (the slowest found for RE2)
+    r"^([^x]*?a){450}$": lambda n: "a" * (n - 1) + "!",
+    r"(?i)^(?:[a-c]{1,10}\s?){1,100}$": lambda n: ("abc " * n)[: n - 1] + "!",
+    r"(?s)(.*a.{40})!x": lambda n: ("ab" * n)[: n - 1] + "!",
 }
 BENIGN = r"SN-\d{6}"
 

@@ -264,3 +264,8 @@ def test_yaml_booleans_where_a_name_was_meant_get_a_quoting_hint(word: str) -> N
 
 def test_quoted_booleans_are_names() -> None:
     parse_ruleset("version: 1\nrules:\n  - {name: 'on', type: label_match, labels: ['NO'], outcome: success}\n")
+
+
+def test_patterns_with_a_huge_program_are_rejected_as_too_complex() -> None:
+    [message] = errors_of(text_rules(r"^([^x]*?a){1000}$"))
+    assert "too complex" in message and "limit is 5000" in message
