@@ -11,7 +11,7 @@ is drained like Lambda's event source mapping. Outcomes:
 - ``dlq`` — reported as a batch item failure on every delivery, so it reaches the DLQ for
   inspection (the object, if any, stays under ``images/``).
 
-The README's bad-input table lists the same cases (``CORPUS`` below).
+docs/bad-input.md lists the same cases (``CORPUS`` below), and every other class of bad input.
 """
 
 from __future__ import annotations
