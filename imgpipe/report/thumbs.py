@@ -6,7 +6,7 @@ import base64
 import io
 from pathlib import Path
 
-from analyzer.precheck import precheck, read_header
+from analyzer.precheck import MAX_PX, precheck, read_header
 
 THUMB_SIDE = 480
 THUMB_QUALITY = 80
@@ -21,11 +21,13 @@ def thumbnail_data_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
         return None
     try:
         # the pipeline's pre-check first: never decode what it rejected (a pixel bomb, a 16 MB
-        # file), so one hostile file cannot abort or bloat the report
+        # file), so one hostile file cannot abort or bloat the report; an image in a format
+        # Rekognition does not take (GIF, WEBP, ...) is shown when its header's size is in limits
         size = path.stat().st_size
         with open(path, "rb") as fh:
             head = read_header(lambda n: (fh.seek(0), fh.read(n))[1], size)
-        if precheck(size, head) is not None:
+        reason = precheck(size, head)
+        if reason is not None and not (reason.startswith("unsupported_format") and _small(path)):
             return None
         img = open_rgb(path, side)
         img.thumbnail((side, side))
@@ -34,3 +36,16 @@ def thumbnail_data_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
     except (OSError, DecodeError, MemoryError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _small(path: Path) -> bool:
+    """Whether the image header (read lazily, no pixels) gives sides within Rekognition's limit."""
+    from PIL import Image
+
+    from imgpipe.local.imageio import decode_errors
+
+    try:
+        with Image.open(path) as img:
+            return max(img.size) <= MAX_PX
+    except decode_errors():
+        return False

@@ -125,3 +125,12 @@ def test_header_is_read_past_64_kb_of_jpeg_metadata() -> None:
     head = read_header(read, len(fat))
     assert precheck(len(fat), head) == "too_big_dimensions"
     assert reads == [SNIFF_BYTES, len(fat)]  # 4x longer, capped at the object
+
+
+def test_gif_thumbnails_only_within_the_pixel_limit(tmp_path: Path) -> None:
+    small = tmp_path / "small.gif"
+    Image.new("P", (200, 100)).save(small)
+    assert thumbnail_data_uri(small) is not None
+    huge = tmp_path / "huge.gif"
+    Image.new("P", (12_000, 10)).save(huge)
+    assert thumbnail_data_uri(huge) is None
