@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from imgpipe.textsafe import printable
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_INVALID = 2
@@ -19,8 +21,11 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    """Print ``message`` on stderr (plain text, no markup) and exit with ``code``."""
-    typer.echo(message, err=True)
+    """Print ``message`` on stderr (plain text, no markup) and exit with ``code``.
+
+    Each line is passed through :func:`~imgpipe.textsafe.printable`: messages quote file names and
+    values from untrusted files, whose escape sequences must not reach the terminal."""
+    typer.echo("\n".join(printable(line) for line in message.split("\n")), err=True)
     raise typer.Exit(code)
 
 
