@@ -23,6 +23,8 @@ from infra.components import (
     Storage,
     StorageArgs,
 )
+from infra.components.dashboard import NAMESPACE, SERVICE, DashboardMetrics
+from infra.components.review import ReviewAccess, ReviewAccessArgs
 from infra.environment import INPUT_PREFIX, OUTPUT_PREFIX, RESULTS_PREFIX, function_environment
 from infra.program import account_id, load_stack
 
@@ -113,6 +115,26 @@ monitoring = Monitoring(
         function_name=analyzer.function_name,
         alarms=s.alarms,
         tags=tags,
+        queue_name=queueing.queue_name,
+        dashboard=DashboardMetrics(
+            dashboard_name=name,
+            stack=s.stack,
+            rekognition_apis=loaded.rekognition_apis,
+            namespace=s.environment.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE),
+            service=s.environment.get("POWERTOOLS_SERVICE_NAME", SERVICE),
+        ),
+    ),
+)
+
+review = ReviewAccess(
+    f"{name}-review",
+    ReviewAccessArgs(
+        bucket_arn=storage.bucket_arn,
+        topic_arn=notification.topic_arn,
+        output_prefix=OUTPUT_PREFIX,
+        results_prefix=RESULTS_PREFIX,
+        kms_key_arn=key_arn,
+        tags=tags,
     ),
 )
 
@@ -123,6 +145,8 @@ pulumi.export("dlq_url", queueing.dlq_url)
 pulumi.export("topic_arn", notification.topic_arn)
 pulumi.export("ops_topic_arn", monitoring.ops_topic_arn)
 pulumi.export("function_name", analyzer.function_name)
+pulumi.export("dashboard_name", monitoring.dashboard_name)
+pulumi.export("reviewer_policy_arn", review.policy_arn)
 pulumi.export("table_name", analyzer.table_name)
 pulumi.export("rules_file", str(loaded.rules_file.relative_to(Path(__file__).resolve().parent)))
 pulumi.export("code_sha256", loaded.artifacts.code.sha256)

@@ -16,14 +16,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from analyzer.batch import BatchReport, PartialBatchResponse, run_batch
+from analyzer.batch import BatchReport, PartialBatchResponse, Work, run_batch
 from analyzer.config import Settings
-from analyzer.pipeline import Pipeline, PipelineSettings
+from analyzer.pipeline import Pipeline
 from analyzer.ports import Detector, Notifier, ObjectRef, Storage
 from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
+from analyzer.results import ImageOutcome, Status
 from analyzer.s3 import S3Storage
 from analyzer.sns import SnsNotifier
-from rules import Ruleset, load_ruleset
+from rules import RULE_ERROR, Ruleset, load_ruleset
 
 SERVICE = "imgpipe-analyzer"
 NAMESPACE = "imgpipe"
@@ -60,6 +61,11 @@ def default_logger() -> Logger:
     return Logger(service=_service())
 
 
+def rule_errors(outcome: ImageOutcome) -> list[Any]:
+    """The rule errors (see ``rules.RULE_ERROR``) among one image's matches."""
+    return [m.get("evidence") for m in outcome.matches if m.get("category") == RULE_ERROR]
+
+
 class Analyzer:
     """Everything one container needs to handle SQS batches."""
 
@@ -93,7 +99,7 @@ class Analyzer:
         self._storage_factory = storage_factory or (
             lambda bucket: S3Storage(self.s3_client, bucket, region=self._region)
         )
-        self.work: Callable[[ObjectRef], Mapping[str, Any]] = self._process
+        self.work: Work = self._process
         self.idempotent: Any = None
         if settings.idempotency_table:
             from analyzer.idempotency import IdempotentWork  # only when enabled: import cost
@@ -163,38 +169,31 @@ class Analyzer:
         with self._pipelines_lock:
             pipeline = self.pipelines.get(bucket)
             if pipeline is None:
-                s = self.settings
                 pipeline = Pipeline(
                     self.ruleset,
                     self._detector,
                     self._storage_factory(bucket),
                     self._notifier,
-                    PipelineSettings(
-                        input_prefix=s.input_prefix,
-                        output_prefix=s.output_prefix,
-                        results_prefix=s.results_prefix,
-                        notify_verdicts=s.notify_verdicts,
-                        delete_source=s.delete_source,
-                        limits=s.limits,
-                        sniff_bytes=s.sniff_bytes,
-                        bucket=bucket,
-                    ),
+                    self.settings.pipeline(bucket),
                 )
                 self.pipelines[bucket] = pipeline
             return pipeline
 
-    def _process(self, ref: ObjectRef) -> Mapping[str, Any]:
+    def _process(self, ref: ObjectRef) -> ImageOutcome:
         self.logger.thread_safe_append_keys(correlation_id=f"s3://{ref.bucket}/{ref.key}")
         try:
             outcome = self.pipeline_for(ref.bucket).process(ref)
-            record = outcome.to_dict()
             self.logger.info(
                 "image processed",
                 extra={"status": outcome.status, "verdict": outcome.verdict,
                        "reason": outcome.reason, "destination_key": outcome.destination_key,
                        "calls": outcome.calls, "timings_ms": outcome.timings_ms},
             )
-            return record
+            errors = rule_errors(outcome)
+            if errors:  # a rule (usually a plugin) failed on this image: it went to review
+                self.logger.warning("rule error: image routed by the other rules and to review",
+                                    extra={"rule_errors": errors})
+            return outcome
         finally:
             self.logger.thread_safe_clear_keys()
 
@@ -236,15 +235,17 @@ class Analyzer:
         statuses: Counter[str] = Counter()
         calls: Counter[str] = Counter()
         rejections = 0
-        for record in report.outcomes:
-            statuses[str(record.get("status"))] += 1
-            if record.get("status") != "routed":
+        failed_rules = 0
+        for outcome in report.outcomes:
+            failed_rules += len(rule_errors(outcome))
+            statuses[outcome.status] += 1
+            if outcome.status is not Status.ROUTED:
                 continue
-            verdicts[str(record.get("verdict"))] += 1
-            calls.update(record.get("calls") or {})
-            if record.get("reason"):
+            verdicts[str(outcome.verdict)] += 1
+            calls.update(outcome.calls)
+            if outcome.reason:
                 rejections += 1
-            total = (record.get("timings_ms") or {}).get("total")
+            total = outcome.timings_ms.get("total")
             if isinstance(total, int | float):
                 m.add_metric("ImageDuration", MetricUnit.Milliseconds, total)
         for verdict, n in verdicts.items():
@@ -252,7 +253,8 @@ class Analyzer:
         for api, n in calls.items():
             m.add_metric(f"Rekognition{api}", MetricUnit.Count, n)
         m.add_metric("PrecheckRejections", MetricUnit.Count, rejections)
-        m.add_metric("AlreadyDone", MetricUnit.Count, statuses["already_done"] + statuses["duplicate"])
+        m.add_metric("RuleErrors", MetricUnit.Count, failed_rules)
+        m.add_metric("AlreadyDone", MetricUnit.Count, statuses[Status.ALREADY_DONE] + statuses[Status.DUPLICATE])
         m.add_metric("FailedMessages", MetricUnit.Count, len(report.failed_message_ids))
         m.add_metric("Throttled", MetricUnit.Count, sum(1 for _, e in report.errors if is_throttling(e)))
         m.add_metric("MalformedMessages", MetricUnit.Count, report.malformed)

@@ -24,8 +24,10 @@ from typing import Any, TypedDict
 from analyzer.errors import MalformedRecordError
 from analyzer.events import ParsedMessage, parse_message, skip_reason
 from analyzer.ports import ObjectRef
+from analyzer.results import ImageOutcome
 
-Work = Callable[[ObjectRef], Mapping[str, Any]]
+#: The work for one object: the pipeline, possibly wrapped in idempotency.
+Work = Callable[[ObjectRef], ImageOutcome]
 
 
 class BatchItemFailure(TypedDict):
@@ -41,7 +43,7 @@ class BatchReport:
     """What happened to a batch; :meth:`response` is the Lambda's return value."""
 
     failed_message_ids: list[str] = field(default_factory=list)
-    outcomes: list[Mapping[str, Any]] = field(default_factory=list)
+    outcomes: list[ImageOutcome] = field(default_factory=list)
     errors: list[tuple[ObjectRef, BaseException]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     malformed: int = 0

@@ -14,9 +14,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analyzer.errors import ConfigError
+from analyzer.layout import (
+    DEFAULT_INPUT_PREFIX,
+    DEFAULT_OUTPUT_PREFIX,
+    DEFAULT_RESULTS_PREFIX,
+    VERDICTS,
+    KeyLayout,
+    folder,
+)
+from analyzer.pipeline import PipelineSettings
 from analyzer.precheck import MAX_BYTES, MAX_PX, MIN_PX, SNIFF_BYTES, Limits
-
-VERDICTS: tuple[str, ...] = ("success", "failure", "review")
+from rules import Verdict
 
 
 class Settings(BaseModel):
@@ -26,13 +34,15 @@ class Settings(BaseModel):
 
     rules_path: str = Field(alias="RULES_PATH", min_length=1)
     topic_arn: str | None = Field(default=None, alias="TOPIC_ARN")
-    input_prefix: str = Field(default="images/", alias="INPUT_PREFIX")
-    output_prefix: str = Field(default="analyzed/", alias="OUTPUT_PREFIX")
+    input_prefix: str = Field(default=DEFAULT_INPUT_PREFIX, alias="INPUT_PREFIX")
+    output_prefix: str = Field(default=DEFAULT_OUTPUT_PREFIX, alias="OUTPUT_PREFIX")
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
 
     bucket_name: str | None = Field(default=None, alias="BUCKET_NAME")
-    results_prefix: str = Field(default="results/", alias="RESULTS_PREFIX")
-    notify_verdicts: frozenset[str] = Field(default=frozenset(VERDICTS), alias="NOTIFY_VERDICTS")
+    results_prefix: str = Field(default=DEFAULT_RESULTS_PREFIX, alias="RESULTS_PREFIX")
+    notify_verdicts: frozenset[Verdict] = Field(
+        default=frozenset(VERDICTS), alias="NOTIFY_VERDICTS"
+    )
     max_workers: int = Field(default=10, ge=1, le=64, alias="MAX_WORKERS")
     delete_source: bool = Field(default=True, alias="DELETE_SOURCE")
     max_image_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES, alias="MAX_IMAGE_BYTES")
@@ -65,8 +75,7 @@ class Settings(BaseModel):
     @field_validator("input_prefix", "output_prefix", "results_prefix")
     @classmethod
     def _folder_prefix(cls, value: str) -> str:
-        value = value.lstrip("/")
-        return value if not value or value.endswith("/") else value + "/"
+        return folder(value)
 
     @field_validator("notify_verdicts", mode="before")
     @classmethod
@@ -75,15 +84,12 @@ class Settings(BaseModel):
             items = {v.strip().lower() for v in value.replace(";", ",").split(",") if v.strip()}
             if items & {"none", "-"}:
                 return frozenset()
-            return frozenset(VERDICTS) if "all" in items else frozenset(items)
-        return value
-
-    @field_validator("notify_verdicts")
-    @classmethod
-    def _known_verdicts(cls, value: frozenset[str]) -> frozenset[str]:
-        unknown = value - set(VERDICTS)
-        if unknown:
-            raise ValueError(f"unknown verdicts {sorted(unknown)}; use {', '.join(VERDICTS)}")
+            if "all" in items:
+                return frozenset(VERDICTS)
+            unknown = items - set(VERDICTS)
+            if unknown:
+                raise ValueError(f"unknown verdicts {sorted(unknown)}; use {', '.join(VERDICTS)}")
+            return frozenset(Verdict(v) for v in items)
         return value
 
     @model_validator(mode="after")
@@ -104,6 +110,21 @@ class Settings(BaseModel):
     @property
     def limits(self) -> Limits:
         return Limits(self.max_image_bytes, self.min_image_px, self.max_image_px)
+
+    @property
+    def layout(self) -> KeyLayout:
+        return KeyLayout(self.input_prefix, self.output_prefix, self.results_prefix)
+
+    def pipeline(self, bucket: str) -> PipelineSettings:
+        """The pipeline core's settings for ``bucket`` (the one place they are derived)."""
+        return PipelineSettings(
+            layout=self.layout,
+            notify_verdicts=self.notify_verdicts,
+            delete_source=self.delete_source,
+            limits=self.limits,
+            sniff_bytes=self.sniff_bytes,
+            bucket=bucket,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -20,20 +19,34 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.custom_dict import (
+    CustomDictSerializer,
+)
 
+from analyzer.batch import Work
 from analyzer.ports import ObjectRef
+from analyzer.results import (
+    ImageOutcome,
+    Status,
+    outcome_from_record,
+    outcome_to_record,
+    ref_from_job,
+    ref_to_job,
+)
 
 KEY_PREFIX = "imgpipe-analyzer"
 #: Fields of the job that make up the idempotency key.
 KEY_JMESPATH = "[bucket, key, identity]"
+#: What the store keeps of a result, and how it comes back: the result record's own codec.
+RESULT_SERIALIZER = CustomDictSerializer(to_dict=outcome_to_record, from_dict=outcome_from_record)
 
 
 class IdempotentWork:
-    """Callable ``ObjectRef -> result record``; replays come back with status ``duplicate``."""
+    """Callable ``ObjectRef -> ImageOutcome``; replays come back with status ``duplicate``."""
 
     def __init__(
         self,
-        work: Callable[[ObjectRef], Mapping[str, Any]],
+        work: Work,
         *,
         table_name: str,
         dynamodb_client: Any,
@@ -53,11 +66,11 @@ class IdempotentWork:
             persistence_store=persistence,
             config=self.config,
             key_prefix=KEY_PREFIX,
+            output_serializer=RESULT_SERIALIZER,
         )
-        def run(job: dict[str, Any]) -> dict[str, Any]:
+        def run(job: dict[str, Any]) -> ImageOutcome:
             self._ran.flag = True
-            fields = {k: v for k, v in job.items() if k != "identity"}
-            return dict(self._work(ObjectRef(**fields)))
+            return self._work(ref_from_job(job))
 
         self._run = run
 
@@ -66,11 +79,9 @@ class IdempotentWork:
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self.config.register_lambda_context(context)
 
-    def __call__(self, ref: ObjectRef) -> Mapping[str, Any]:
-        job = dataclasses.asdict(ref)
-        job["identity"] = ref.identity
+    def __call__(self, ref: ObjectRef) -> ImageOutcome:
         self._ran.flag = False
-        result: dict[str, Any] = self._run(job=job)
+        result: ImageOutcome = self._run(job=ref_to_job(ref))
         if not self._ran.flag:
-            return {**result, "status": "duplicate"}
+            return dataclasses.replace(result, status=Status.DUPLICATE)
         return result

@@ -26,12 +26,13 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from analyzer import __version__
-from analyzer.errors import AnalyzerError, DeliveryUnknownError, PermanentImageError
+from analyzer.errors import DeliveryUnknownError, PermanentImageError
+from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout, OutsideInputPrefixError
 from analyzer.ports import Detector, Notification, Notifier, ObjectInfo, ObjectRef, Storage
 from analyzer.precheck import (
     DEFAULT_LIMITS,
@@ -42,119 +43,38 @@ from analyzer.precheck import (
     precheck,
     read_header,
 )
-from rules import Analysis, Ruleset
+from analyzer.results import (
+    RECORD_SCHEMA,
+    ImageOutcome,
+    Status,
+    outcome_from_record,
+    outcome_to_record,
+)
+from rules import Analysis, Ruleset, Verdict
 
-VERDICTS: tuple[str, ...] = ("success", "failure", "review")
+__all__ = [
+    "RECORD_SCHEMA", "VERDICTS", "ImageOutcome", "KeyLayout", "OutsideInputPrefixError",
+    "Pipeline", "PipelineSettings", "Status", "tag_value",
+]
+
 T = TypeVar("T")
-RECORD_SCHEMA = "imgpipe.result/1"
 
 # S3 tag values: letters, digits, spaces and _ . : / = + - @ ; at most 256 characters.
 _TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]", re.UNICODE)
 _TAG_MAX = 256
 
 
-class OutsideInputPrefixError(AnalyzerError):
-    """The key is not under the pipeline's input prefix."""
-
-
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    """What the core needs to know; the Lambda builds it from its environment."""
+    """What the core needs to know; the Lambda's is :meth:`analyzer.config.Settings.pipeline`."""
 
-    input_prefix: str = "images/"
-    output_prefix: str = "analyzed/"
-    results_prefix: str = "results/"
-    notify_verdicts: frozenset[str] = frozenset(VERDICTS)
+    layout: KeyLayout = DEFAULT_LAYOUT
+    notify_verdicts: frozenset[Verdict] = frozenset(VERDICTS)
     delete_source: bool = True
     limits: Limits = DEFAULT_LIMITS
     sniff_bytes: int = SNIFF_BYTES
     bucket: str = ""  # recorded in results and notifications
     analyzer_version: str = __version__
-
-
-@dataclass(slots=True)
-class ImageOutcome:
-    """What happened to one image; :meth:`to_dict` is the JSON result record."""
-
-    status: str  # "routed" | "already_done" | "missing"
-    bucket: str
-    source_key: str
-    destination_key: str | None = None
-    record_key: str | None = None
-    verdict: str | None = None
-    categories: list[str] = field(default_factory=list)
-    matches: list[dict[str, Any]] = field(default_factory=list)
-    features: list[str] = field(default_factory=list)
-    reason: str | None = None  # pre-check or permanent-detector rejection
-    reason_text: str | None = None
-    version_id: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    content_type: str | None = None
-    calls: dict[str, int] = field(default_factory=dict)
-    model_versions: dict[str, str] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    rules_name: str | None = None
-    rules_digest: str | None = None
-    notified: bool = False
-    processed_at: str | None = None
-    analyzer_version: str = __version__
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": RECORD_SCHEMA,
-            "status": self.status,
-            "bucket": self.bucket,
-            "source_key": self.source_key,
-            "destination_key": self.destination_key,
-            "record_key": self.record_key,
-            "version_id": self.version_id,
-            "etag": self.etag,
-            "size": self.size,
-            "content_type": self.content_type,
-            "verdict": self.verdict,
-            "categories": list(self.categories),
-            "matches": list(self.matches),
-            "features": list(self.features),
-            "reason": self.reason,
-            "reason_text": self.reason_text,
-            "calls": dict(self.calls),
-            "model_versions": dict(self.model_versions),
-            "timings_ms": dict(self.timings_ms),
-            "rules": {"name": self.rules_name, "sha256": self.rules_digest},
-            "notified": self.notified,
-            "processed_at": self.processed_at,
-            "analyzer_version": self.analyzer_version,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImageOutcome:
-        rules = data.get("rules") or {}
-        return cls(
-            status=data["status"],
-            bucket=data.get("bucket", ""),
-            source_key=data["source_key"],
-            destination_key=data.get("destination_key"),
-            record_key=data.get("record_key"),
-            verdict=data.get("verdict"),
-            categories=list(data.get("categories") or []),
-            matches=list(data.get("matches") or []),
-            features=list(data.get("features") or []),
-            reason=data.get("reason"),
-            reason_text=data.get("reason_text"),
-            version_id=data.get("version_id"),
-            etag=data.get("etag"),
-            size=data.get("size"),
-            content_type=data.get("content_type"),
-            calls=dict(data.get("calls") or {}),
-            model_versions=dict(data.get("model_versions") or {}),
-            timings_ms=dict(data.get("timings_ms") or {}),
-            rules_name=rules.get("name"),
-            rules_digest=rules.get("sha256"),
-            notified=bool(data.get("notified")),
-            processed_at=data.get("processed_at"),
-            analyzer_version=data.get("analyzer_version", __version__),
-        )
 
 
 class Pipeline:
@@ -179,17 +99,18 @@ class Pipeline:
 
     # -- keys -----------------------------------------------------------------------------
 
+    @property
+    def layout(self) -> KeyLayout:
+        return self.settings.layout
+
     def relative_key(self, key: str) -> str:
-        prefix = self.settings.input_prefix
-        if not key.startswith(prefix) or len(key) == len(prefix):
-            raise OutsideInputPrefixError(f"{key!r} is not an object under {prefix!r}")
-        return key[len(prefix) :]
+        return self.layout.relative_key(key)
 
     def destination_key(self, key: str, verdict: str) -> str:
-        return f"{self.settings.output_prefix}{verdict}/{self.relative_key(key)}"
+        return self.layout.destination_key(key, verdict)
 
     def record_key(self, key: str, verdict: str) -> str:
-        return f"{self.settings.results_prefix}{verdict}/{self.relative_key(key)}.json"
+        return self.layout.record_key(key, verdict)
 
     # -- processing -----------------------------------------------------------------------
 
@@ -207,7 +128,7 @@ class Pipeline:
             return self._source_missing(ref, bucket, timings)
 
         outcome = ImageOutcome(
-            status="routed",
+            status=Status.ROUTED,
             bucket=bucket,
             source_key=ref.key,
             version_id=info.version_id or ref.version_id,
@@ -222,12 +143,12 @@ class Pipeline:
         if reason is None:
             reason = self._analyse(info, ref, outcome, timings)
         if reason is not None:
-            outcome.verdict = "failure"
+            outcome.verdict = Verdict.FAILURE
             outcome.reason = reason
             outcome.reason_text = describe(reason)
             outcome.features = self.ruleset.needs.features
 
-        verdict = outcome.verdict or "failure"
+        verdict = outcome.verdict or Verdict.FAILURE
         outcome.destination_key = self.destination_key(ref.key, verdict)
         outcome.record_key = self.record_key(ref.key, verdict)
         _timed(timings, "copy",
@@ -237,7 +158,7 @@ class Pipeline:
         timings["total"] = _ms(started)
         try:
             _timed(timings, "record",
-                   lambda: self.storage.put_record(outcome.record_key or "", outcome.to_dict()))
+                   lambda: self.storage.put_record(outcome.record_key or "", outcome_to_record(outcome)))
             if self.settings.delete_source:
                 _timed(timings, "delete", lambda: self.storage.delete(ref.key))
         except Exception:
@@ -271,11 +192,11 @@ class Pipeline:
         a read timeout after the request went out) keeps the mark: at most once, never twice.
         """
         notifier = self.notifier
-        if notifier is None or not self._will_notify(outcome.verdict or "failure"):
+        if notifier is None or not self._will_notify(outcome.verdict or Verdict.FAILURE):
             return
         key = outcome.record_key or ""
         outcome.notified = True
-        _timed(timings, "record_notified", lambda: self.storage.put_record(key, outcome.to_dict()))
+        _timed(timings, "record_notified", lambda: self.storage.put_record(key, outcome_to_record(outcome)))
         try:
             _timed(timings, "notify", lambda: notifier.notify(self.notification(outcome)))
         except DeliveryUnknownError:
@@ -283,7 +204,7 @@ class Pipeline:
         except Exception:
             outcome.notified = False
             with contextlib.suppress(Exception):  # best effort: the publish error is what matters
-                self.storage.put_record(key, outcome.to_dict())
+                self.storage.put_record(key, outcome_to_record(outcome))
             raise
 
     def _precheck(self, info: ObjectInfo, timings: dict[str, float]) -> str | None:
@@ -317,32 +238,30 @@ class Pipeline:
             moderation=detection.responses.get("moderation"),
             text=detection.responses.get("text"),
         )
-        decision = self.ruleset.evaluate(analysis).to_dict()
-        outcome.verdict = decision["verdict"]
-        outcome.categories = list(decision["categories"])
-        outcome.matches = list(decision["matches"])
-        outcome.features = list(decision["features"])
+        decision = self.ruleset.evaluate(analysis)
+        outcome.verdict = decision.verdict
+        outcome.categories = list(decision.categories)
+        outcome.matches = [match.to_dict() for match in decision.matches]
+        outcome.features = list(decision.features)
         return None
 
     def _source_missing(
         self, ref: ObjectRef, bucket: str, timings: dict[str, float]
     ) -> ImageOutcome:
         """No source: an earlier delivery finished (destination exists), or it was deleted."""
-        for verdict in VERDICTS:
-            dest = self.destination_key(ref.key, verdict)
+        for verdict, dest, record_key in self.layout.destinations(ref.key):
             if self.storage.head(dest) is None:
                 continue
-            record_key = self.record_key(ref.key, verdict)
             record = self.storage.get_record(record_key)
             if record is not None and record.get("source_key") == ref.key:
-                done = ImageOutcome.from_dict(record)
+                done = outcome_from_record(record)
                 if not done.notified:  # the earlier run stopped between delete and publish
                     self._announce(done, timings)
-                done.status = "already_done"
+                done.status = Status.ALREADY_DONE
                 done.timings_ms = timings
                 return done
             return ImageOutcome(
-                status="already_done",
+                status=Status.ALREADY_DONE,
                 bucket=bucket,
                 source_key=ref.key,
                 destination_key=dest,
@@ -354,7 +273,7 @@ class Pipeline:
                 analyzer_version=self.settings.analyzer_version,
             )
         return ImageOutcome(
-            status="missing",
+            status=Status.MISSING,
             bucket=bucket,
             source_key=ref.key,
             version_id=ref.version_id,
@@ -370,14 +289,14 @@ class Pipeline:
 
     def tags(self, outcome: ImageOutcome) -> dict[str, str]:
         """Object tags of the copy: verdict, top categories, rejection reason."""
-        tags = {"verdict": outcome.verdict or "failure"}
+        tags = {"verdict": str(outcome.verdict or Verdict.FAILURE)}
         tags["categories"] = tag_value(outcome.categories)
         if outcome.reason:
             tags["reason"] = tag_value([outcome.reason])
         return tags
 
     def notification(self, outcome: ImageOutcome) -> Notification:
-        verdict = outcome.verdict or "failure"
+        verdict = str(outcome.verdict or Verdict.FAILURE)
         rel = self.relative_key(outcome.source_key)
         detail = outcome.reason or ", ".join(outcome.categories) or "no rule matched"
         body = {

@@ -7,14 +7,15 @@ replaced mid-flight is never routed under the verdict of its predecessor.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from json import loads
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from botocore.exceptions import ClientError
 
 from analyzer.ports import ImageSource, ObjectInfo, ObjectRef, S3Image
+from analyzer.results import dumps
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -81,7 +82,7 @@ class S3Storage:
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
-            Body=json.dumps(record, ensure_ascii=False, default=str).encode(),
+            Body=dumps(record).encode(),
             ContentType="application/json",
         )
 
@@ -92,7 +93,7 @@ class S3Storage:
             if is_not_found(exc):
                 return None
             raise
-        data = json.loads(resp["Body"].read())
+        data = loads(resp["Body"].read())
         return data if isinstance(data, dict) else None
 
     def delete(self, key: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
 from analyzer.errors import DeliveryUnknownError
+from analyzer.messages import stack_label, verdict_messages
 from analyzer.ports import Notification
 
 if TYPE_CHECKING:
@@ -21,11 +22,14 @@ _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 class SnsNotifier:
-    """Publishes the JSON body with ``verdict`` (String) and ``categories`` (String.Array)."""
+    """Publishes one message per protocol (:mod:`analyzer.messages`: short SMS, readable email,
+    the versioned JSON body for everyone else) with ``verdict`` (String) and ``categories``
+    (String.Array) attributes."""
 
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str, stack: str | None = None) -> None:
         self.client = client
         self.topic_arn = topic_arn
+        self.stack = stack or stack_label()
 
     def notify(self, notification: Notification) -> None:
         try:
@@ -38,7 +42,8 @@ class SnsNotifier:
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=sns_subject(notification.subject),
-            Message=json.dumps(dict(notification.body), ensure_ascii=False, default=str),
+            Message=verdict_messages(notification.body, self.stack),
+            MessageStructure="json",
             MessageAttributes={
                 "verdict": {"DataType": "String", "StringValue": notification.verdict},
                 "categories": {

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/fault_matrix.py
 
-Same cases, harness and checks as ``tests/reliability/test_faults.py``; prints one row per
+The cases, harness and checks of ``tests/reliability/test_faults.py``, imported as a package
+from the project root; prints one row per
 service (cases, faults injected, images, where they ended, lost, duplicates) plus totals, and
 the cases known to break the invariant (marked xfail in the tests).
 """
@@ -17,12 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _kit() -> object:
-    """The reliability harness of tests/reliability (the same cases and checks as the tests)."""
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reliability")]
-    import reliability_kit
-
-    return reliability_kit
+if str(ROOT) not in sys.path:  # the project root, so that the package ``tests`` imports
+    sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
@@ -30,14 +27,15 @@ def main() -> None:
         os.environ.setdefault(name, "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    kit = _kit()
     from moto import mock_aws
+
+    from tests.reliability import test_faults as kit
 
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     known: list[str] = []
-    for case in kit.FAULT_MATRIX:  # type: ignore[attr-defined]
+    for case in kit.FAULT_MATRIX:
         with mock_aws():
-            run = kit.run_case(case)  # type: ignore[attr-defined]
+            run = kit.run_case(case)
         t = run.tally
         bugs = t.lost + t.in_two_places + t.duplicate_notifications
         key = "known bug" if case.known_bug else case.faults[-1].service

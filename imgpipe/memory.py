@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analyzer.ports import BytesImage, ImageSource, Notification, ObjectInfo, ObjectRef
+from analyzer.results import dumps
 
 
 class MemoryStorage:
@@ -50,7 +51,7 @@ class MemoryStorage:
             self.tags[dest_key] = dict(tags)
 
     def put_record(self, key: str, record: Mapping[str, Any]) -> None:
-        text = json.dumps(record, ensure_ascii=False, default=str)
+        text = dumps(record)
         with self._lock:
             self.records[key] = json.loads(text)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from analyzer.layout import DEFAULT_LAYOUT
 from infra.artifacts import LAMBDA_TASK_ROOT, RULES_IN_PACKAGE
 from infra.settings import StackSettings
 
-INPUT_PREFIX = "images/"
-OUTPUT_PREFIX = "analyzed/"
-RESULTS_PREFIX = "results/"
+#: The stack's bucket layout: the analyzer's defaults, written into the function's environment.
+INPUT_PREFIX = DEFAULT_LAYOUT.input_prefix
+OUTPUT_PREFIX = DEFAULT_LAYOUT.output_prefix
+RESULTS_PREFIX = DEFAULT_LAYOUT.results_prefix
 RULES_PATH = f"{LAMBDA_TASK_ROOT}/{RULES_IN_PACKAGE}"
 #: Variables outside the analyzer's model that the function may also receive.
 _PASSTHROUGH_PREFIXES = ("POWERTOOLS_", "AWS_LAMBDA_LOG_")

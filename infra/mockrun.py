@@ -8,16 +8,20 @@ can be replayed in moto verbatim.
 from __future__ import annotations
 
 import hashlib
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
-from infra.settings import PROJECT
+from infra._pulumi_private import evaluate_program
+from infra.settings import PROJECT, encode_value, stack_config
+
+__all__ = [
+    "ProgramRun", "RecordedResource", "RecordingMocks", "encode_value", "run_program",
+    "stack_config",
+]
 
 ACCOUNT_ID = "123456789012"  # moto's default account: generated ARNs replay in moto as-is
 DEFAULT_REGION = "us-east-1"
@@ -126,21 +130,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
-def stack_config(stack_file: Path) -> dict[str, str]:
-    """The config map the engine would hand the program for this stack file."""
-    data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    return {key: encode_value(value) for key, value in (data.get("config") or {}).items()}
-
-
-def encode_value(value: Any) -> str:
-    """Pulumi passes scalars as strings and objects/lists as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
 def run_program(
     stack: str,
     config: dict[str, str],
@@ -151,22 +140,16 @@ def run_program(
 
     The program's exceptions propagate unchanged (e.g. :class:`infra.errors.StackConfigError`).
     """
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
     region = config.get("aws:region", DEFAULT_REGION)
     mocks = RecordingMocks(region=region)
-    runtime_settings.ROOT.set(None)  # a fresh root stack per run: outputs of this run only
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(dict(config))
     run = ProgramRun(stack=stack, resources=mocks.resources)
 
-    async def evaluate() -> None:
-        runpy.run_path(str(program), run_name="__main__")
-        root = runtime_settings.get_root_resource()
-        outputs = dict(getattr(root, "outputs", {}) or {})
-        run.outputs = await pulumi.Output.from_input(outputs).future() or {}
+    def set_up() -> None:
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(dict(config))
 
-    _sync_await(run_pulumi_func(evaluate))
+    def program_body() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    run.outputs = evaluate_program(set_up, program_body)
     return run

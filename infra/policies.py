@@ -115,6 +115,49 @@ def function_policy(g: FunctionGrants) -> Document:
     return document(*stmts)
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewerGrants:
+    """What a reviewer (``imgpipe review``, the review page) may touch (plain ARNs)."""
+
+    bucket_arn: str
+    output_prefix: str
+    results_prefix: str
+    decisions_prefix: str
+    topic_arn: str
+    kms_key_arn: str | None = None
+
+
+def reviewer_policy(g: ReviewerGrants) -> Document:
+    """Least privilege for people deciding images under review: read what waits, write the
+    decision, move the image and its record out of review, announce. Never uploads (images/),
+    never deletes a decided image or a decision."""
+    b, out, res, dec = g.bucket_arn, g.output_prefix, g.results_prefix, g.decisions_prefix
+    decided = [f"{b}/{out}success/*", f"{b}/{out}failure/*"]
+    stmts = [
+        # list the queue; HeadObject of a missing key answers 404 (not 403) only with ListBucket
+        statement("ListTheBucket", ["s3:ListBucket"], [b]),
+        statement("ReadImagesRecordsAndDecisions", ["s3:GetObject", "s3:GetObjectTagging"],
+                  [f"{b}/{out}*", f"{b}/{res}*", f"{b}/{dec}*"]),
+        # a tagged CopyObject needs PutObjectTagging on the destination
+        statement("MoveDecidedImages", ["s3:PutObject", "s3:PutObjectTagging"], decided),
+        statement("WriteRecordsAndDecisions", ["s3:PutObject"],
+                  [f"{b}/{res}success/*", f"{b}/{res}failure/*", f"{b}/{dec}*"]),
+        statement("LeaveReview", ["s3:DeleteObject"],
+                  [f"{b}/{out}review/*", f"{b}/{res}review/*"]),
+        # a publish that provably failed releases its at-most-once guard so a retry announces
+        statement("ReleaseAnnouncementGuard", ["s3:DeleteObject"], [f"{b}/{dec}*.announced"]),
+        statement("AnnounceDecisions", ["sns:Publish"], [g.topic_arn]),
+        # not here: cloudwatch:PutMetricData (the dashboard's backlog gauge) has no resource-level
+        # permissions, and the policy pack refuses resource "*"; the review tool's metrics are
+        # best effort (docs/review.md says how to grant them)
+    ]
+    if g.kms_key_arn:
+        stmts.append(
+            statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [g.kms_key_arn])
+        )
+    return document(*stmts)
+
+
 def lambda_assume_role(account_id: str) -> Document:
     return document(
         statement(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pulumi
 
-from infra.artifacts import Artifacts, build_artifacts
+from infra.artifacts import Artifacts, PluginDist, build_artifacts, plugins_used
 from infra.environment import check_environment
 from infra.errors import RulesFileError, StackConfigError
-from infra.settings import PROJECT, StackSettings, load_settings
+from infra.settings import PROJECT, StackSettings, config_keys, load_settings, stack_config
 
 REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 
@@ -32,14 +32,17 @@ class LoadedStack:
 def load_stack(project_root: Path) -> LoadedStack:
     stack = pulumi.get_stack()
     project = pulumi.get_project() or PROJECT
-    raw = dict(pulumi.runtime.config.CONFIG.get())
     stack_file = project_root / f"Pulumi.{stack}.yaml"
-    settings = load_settings(raw, stack, stack_file if stack_file.exists() else None, project)
+    present = stack_file if stack_file.exists() else None
+    raw = read_config(project, present)
+    settings = load_settings(raw, stack, present, project)
     env_problems = check_environment(settings)
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
     rules_file, apis = validate_rules(project_root, settings)
-    artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS)
+    check_rule_cases(project_root, rules_file)
+    plugins = stack_plugins(project_root, rules_file)
+    artifacts = build_artifacts(project_root, rules_file, project_root / REQUIREMENTS, plugins=plugins)
     return LoadedStack(
         settings=settings,
         rules_file=rules_file,
@@ -47,6 +50,23 @@ def load_stack(project_root: Path) -> LoadedStack:
         artifacts=artifacts,
         function_name=f"{project}-{stack}-analyzer",
     )
+
+
+def read_config(project: str, stack_file: Path | None) -> dict[str, str]:
+    """The project's config as the engine's ``project:key -> str`` map, through ``pulumi.Config``.
+
+    The public API reads keys by name and cannot list them, so the names asked for are every
+    setting :class:`~infra.settings.StackSettings` knows plus every key of the project written in
+    the stack file: a known key set anywhere (file, ``--config``, an ESC environment) is read, and
+    a typo in the file still reaches validation and is reported with its line.
+    """
+    names = set(config_keys())
+    if stack_file is not None:
+        prefix = f"{project}:"
+        names |= {k[len(prefix):] for k in stack_config(stack_file) if k.startswith(prefix)}
+    config = pulumi.Config(project)
+    values = {name: config.get(name) for name in sorted(names)}
+    return {f"{project}:{name}": value for name, value in values.items() if value is not None}
 
 
 def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, list[str]]:
@@ -68,9 +88,38 @@ def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, l
     return path, list(ruleset.needs.api_calls)
 
 
+def stack_plugins(project_root: Path, rules_file: Path) -> list[PluginDist]:
+    """The plugin distributions the stack's rules use: they go into the function's layer."""
+    from rules import default_registry, load_ruleset
+
+    registry = default_registry()
+    ruleset = load_ruleset(rules_file, registry)
+    return plugins_used(ruleset, registry, _relative(str(rules_file), project_root))
+
+
+def check_rule_cases(project_root: Path, rules_file: Path) -> None:
+    """Run the rules file's own test cases (``<name>.cases.yml`` beside it), if it has any:
+    a rules file that fails its cases is never deployed."""
+    from rules.cases import CasesError, cases_file_for, run_cases
+
+    cases = cases_file_for(rules_file)
+    if cases is None:
+        return
+    try:
+        report = run_cases(cases)
+    except CasesError as exc:
+        raise RulesFileError([_relative(line, project_root) for line in str(exc).splitlines()]) from None
+    if report.failed:
+        raise RulesFileError(
+            [f"{_relative(str(cases), project_root)}: {len(report.failed)} of {len(report.results)} "
+             "rule test cases fail (run: imgpipe rules test " + _relative(str(rules_file), project_root) + ")"]
+            + [_relative(f"  {r.describe()}", project_root) for r in report.failed]
+        )
+
+
 def _relative(message: str, project_root: Path) -> str:
     prefix = f"{project_root.resolve()}/"
-    return message.removeprefix(prefix)
+    return message.replace(prefix, "")
 
 
 def account_id() -> pulumi.Output[str]:

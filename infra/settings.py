@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from rules import Verdict
+
 PROJECT = "image-pipeline"
 
 #: CloudWatch Logs accepts only these retention periods (days).
@@ -44,7 +46,6 @@ MANAGED_ENVIRONMENT = frozenset(
     }
 )  # fmt: skip
 
-Verdict = Literal["success", "failure", "review"]
 StorageClass = Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 Protocol = Literal["email", "email-json", "sms", "https", "http", "sqs", "lambda", "firehose"]
 
@@ -103,6 +104,8 @@ class Alarms(_Model):
     throttles_threshold: int = Field(default=1, ge=1)
     period_seconds: Literal[60, 300, 900, 3600] = 300
     evaluation_periods: int = Field(default=1, ge=1, le=24)
+    #: Alarm when the oldest queued message is this old (seconds): a stuck pipeline.
+    queue_age_seconds: int = Field(default=1800, ge=60, le=14 * 24 * 3600)
 
 
 class StackSettings(_Model):
@@ -246,6 +249,26 @@ class StackSettings(_Model):
 
 
 # ---- loading -------------------------------------------------------------------------------
+
+
+def config_keys() -> list[str]:
+    """The project's config keys the settings know (camelCase, as in the stack file)."""
+    return [f.alias or name for name, f in StackSettings.model_fields.items()]
+
+
+def stack_config(stack_file: Path) -> dict[str, str]:
+    """The config map the engine would hand the program for this stack file."""
+    data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    return {key: encode_value(value) for key, value in (data.get("config") or {}).items()}
+
+
+def encode_value(value: Any) -> str:
+    """Pulumi passes scalars as strings and objects/lists as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
 
 
 def decode_config(raw: Mapping[str, Any], project: str = PROJECT) -> dict[str, Any]:

@@ -10,18 +10,20 @@ from rules.analysis import (
     ModerationLabel,
     TextDetection,
 )
-from rules.base import EvalContext, Evidence, Outcome, Rule, RuleResult, Verdict
+from rules.base import Confidence, EvalContext, Evidence, Outcome, Rule, RuleResult, Verdict
 from rules.builtin import LabelMatchRule, ModerationRule, TextDetectionRule
 from rules.errors import Issue, MissingAnalysisError, PluginError, RulesError, RulesValidationError
 from rules.features import Feature, Needs
 from rules.loader import load_ruleset, parse_ruleset
 from rules.registry import ENTRY_POINT_GROUP, Registry, build_registry, default_registry
-from rules.ruleset import Decision, Match, RuleExplanation, Ruleset, decide
+from rules.ruleset import RULE_ERROR, Decision, Match, RuleError, RuleExplanation, Ruleset, decide
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "RULE_ERROR",
     "Analysis",
     "BoundingBox",
+    "Confidence",
     "Decision",
     "EvalContext",
     "Evidence",
@@ -41,6 +43,7 @@ __all__ = [
     "PluginError",
     "Registry",
     "Rule",
+    "RuleError",
     "RuleExplanation",
     "RuleResult",
     "RulesError",

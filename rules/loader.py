@@ -22,9 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rules import label_names
+from rules._guard import plugin_code
 from rules.base import Confidence, Rule, Verdict
 from rules.builtin import LabelMatchRule
 from rules.errors import Issue, RulesValidationError
+from rules.features import Needs
 from rules.registry import Registry, default_registry
 from rules.ruleset import Ruleset
 
@@ -102,6 +104,7 @@ def parse_ruleset(text: str, filename: str = "<string>", registry: Registry | No
     warnings = _warnings(rules, locate)
     return Ruleset(
         rules=tuple(rules),
+        origins={r.type: registry.origin[r.type] for r in rules if registry.is_plugin(r.type)},
         default_verdict=top.default_verdict,
         min_confidence=top.min_confidence,
         name=top.name,
@@ -154,7 +157,7 @@ def _validate_rules(raw_rules: list[Any], registry: Registry, locate: _Locator, 
         cls = registry.get(type_name) if isinstance(type_name, str) else None
         if cls is None:
             if isinstance(type_name, str) and type_name in registry.broken:
-                message = f"rule type '{type_name}' is provided by a plugin that {registry.broken[type_name]}"
+                message = f"rule {name!r} uses type '{type_name}', but {registry.broken[type_name]}"
             else:
                 close = difflib.get_close_matches(str(type_name), registry.names, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
@@ -164,12 +167,33 @@ def _validate_rules(raw_rules: list[Any], registry: Registry, locate: _Locator, 
             issues.append(locate.issue((*at, "type"), message))
             continue
         try:
-            rule = cls.model_validate(raw)
+            with plugin_code():
+                rule = cls.model_validate(raw)
         except ValidationError as exc:
             issues.extend(locate.pydantic(exc, at, cls))
             continue
+        except Exception as exc:  # a plugin's validator crashed: report it, never a traceback
+            issues.append(locate.issue(at, f"rule {name!r}: {registry.origin.get(type_name)} raised "
+                                           f"{type(exc).__name__} while validating: {exc}"))
+            continue
+        problem = _needs_problem(rule)
+        if problem:
+            issues.append(locate.issue(at, f"rule {name!r}: {registry.origin.get(type_name)}: {problem}"))
+            continue
         rules.append(rule)
     return rules
+
+
+def _needs_problem(rule: Rule) -> str | None:
+    """Why ``rule.needs()`` is unusable, or None."""
+    try:
+        with plugin_code():
+            needs = rule.needs()
+    except Exception as exc:
+        return f"needs() raised {type(exc).__name__}: {exc}"
+    if not isinstance(needs, Needs):
+        return f"needs() returned {type(needs).__name__}, not rules.Needs"
+    return None
 
 
 # -- YAML with line numbers ------------------------------------------------------------------

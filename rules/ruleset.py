@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from rules._guard import plugin_code
 from rules.analysis import Analysis
-from rules.base import EvalContext, Evidence, Outcome, Rule, Verdict
+from rules.base import EvalContext, Evidence, Outcome, Rule, RuleResult, Verdict
 from rules.errors import Issue, MissingAnalysisError
 from rules.features import Feature, Needs
 
 # failure beats review beats success
 _PRECEDENCE: tuple[Outcome, ...] = (Outcome.FAILURE, Outcome.REVIEW, Outcome.SUCCESS)
+
+#: The category (and reason) of a rule that failed while judging an image: its ``evaluate()``
+#: raised, or returned something that is not a :class:`RuleResult` with JSON-able evidence. Such a
+#: rule counts as a matched rule with outcome ``review``: the image goes to review (unless another
+#: rule says failure), the other rules still decide, and the error is in the match's evidence.
+RULE_ERROR = "rule_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,22 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule that failed on one image (see :data:`RULE_ERROR`)."""
+
+    rule: str
+    type: str
+    origin: str  # "built-in" or "plugin 'module:Class' (distribution version)"
+    error: str
+
+    def __str__(self) -> str:
+        return f"rule '{self.rule}' (type '{self.type}', {self.origin}) failed: {self.error}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "type": self.type, "plugin": self.origin, "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The verdict on one image."""
 
@@ -45,14 +69,18 @@ class Decision:
     categories: list[str]
     matches: list[Match]
     features: list[str]
+    errors: tuple[RuleError, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "verdict": self.verdict.value,
             "categories": list(self.categories),
             "matches": [m.to_dict() for m in self.matches],
             "features": list(self.features),
         }
+        if self.errors:
+            out["errors"] = [e.to_dict() for e in self.errors]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,17 @@ class RuleExplanation:
         }
 
 
+def _check_evidence(evidence: tuple[Evidence, ...]) -> None:
+    """Evidence must be strict JSON: NaN/Infinity (refused in responses by the analysis parser)
+    would reach records and messages as non-JSON, so a rule giving them is a rule error."""
+    try:
+        json.dumps(evidence, allow_nan=False)
+    except ValueError as exc:
+        if not str(exc).startswith("Out of range float"):
+            raise  # e.g. a circular reference
+        raise ValueError("evidence holds NaN or Infinity, which JSON cannot carry") from None
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """An ordered list of rules with the file-level settings."""
@@ -89,6 +128,8 @@ class Ruleset:
     text: str = field(default="", repr=False)
     #: likely mistakes in a valid file (``FILE:LINE: path: warning: ...``), e.g. an unknown label
     warnings: tuple[Issue, ...] = field(default=(), repr=False)
+    #: rule type -> where it comes from, for plugin types (named in rule errors)
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @cached_property
     def needs(self) -> Needs:
@@ -127,14 +168,32 @@ class Ruleset:
         if missing:
             raise MissingAnalysisError(missing)
 
+    def _run(self, rule: Rule, analysis: Analysis, ctx: EvalContext) -> RuleResult | RuleError:
+        """One rule on one image; a failing rule gives a :class:`RuleError`, never an exception."""
+        try:
+            with plugin_code():
+                result = rule.evaluate(analysis, ctx)
+            if not isinstance(result, RuleResult):
+                raise TypeError(f"evaluate() returned {type(result).__name__}, not a RuleResult")
+            if result.matched and result.evidence:
+                _check_evidence(result.evidence)
+        except Exception as exc:  # one broken rule must not take the others down
+            origin = self.origins.get(rule.type, "built-in")
+            return RuleError(rule.name, rule.type, origin, f"{type(exc).__name__}: {exc}")
+        return result
+
     def evaluate(self, analysis: Analysis) -> Decision:
         """The verdict, categories and matches for one image."""
         self._check(analysis)
         ctx = self._context
         matches = []
+        errors = []
         for rule in self.rules:
-            result = rule.evaluate(analysis, ctx)
-            if result.matched:
+            result = self._run(rule, analysis, ctx)
+            if isinstance(result, RuleError):
+                errors.append(result)
+                matches.append(Match(rule.name, rule.type, Outcome.REVIEW.value, RULE_ERROR, (result.to_dict(),)))
+            elif result.matched:
                 matches.append(
                     Match(rule.name, rule.type, rule.outcome.value, rule.effective_category, result.evidence)
                 )
@@ -143,6 +202,7 @@ class Ruleset:
             categories=list(dict.fromkeys(m.category for m in matches)),
             matches=matches,
             features=[f.value for f in self._features],
+            errors=tuple(errors),
         )
 
     def explain(self, analysis: Analysis) -> list[RuleExplanation]:
@@ -151,7 +211,13 @@ class Ruleset:
         ctx = EvalContext(min_confidence=self.min_confidence, explain=True)
         explanations = []
         for rule in self.rules:
-            result = rule.evaluate(analysis, ctx)
+            result = self._run(rule, analysis, ctx)
+            if isinstance(result, RuleError):
+                explanations.append(
+                    RuleExplanation(rule.name, rule.type, Outcome.REVIEW.value, True,
+                                    (f"{RULE_ERROR}: {result}",), (result.to_dict(),))
+                )
+                continue
             explanations.append(
                 RuleExplanation(
                     rule.name, rule.type, rule.outcome.value, result.matched, result.reasons, result.evidence

@@ -1,26 +1,18 @@
-"""Shared test helpers: paths to the repository and its fixtures."""
+"""Top-level test configuration: the shared fixtures of :mod:`tests.support` for every test.
+
+Tests import helpers as a package (``from tests.support.fakes import FakeDetector``); nothing
+edits ``sys.path``.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "tests" / "events"
+from tests.support.paths import ROOT
 
-# Shared test kits (analyzer_testkit, local_testkit, reliability_kit) are plain modules next to
-# the tests that own them; with --import-mode=importlib they are importable through sys.path.
-KITS = [ROOT / "tests" / "unit" / "analyzer", ROOT / "tests" / "local", ROOT / "tests" / "reliability"]
-sys.path[:0] = [str(kit) for kit in KITS if str(kit) not in sys.path]
-
-
-def load_event(relative: str) -> Any:
-    """A JSON fixture from tests/events/."""
-    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+pytest_plugins = ["tests.support.world"]
 
 
 @pytest.fixture

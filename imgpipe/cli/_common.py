@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from analyzer.results import dumps
 from imgpipe.textsafe import printable
 
 EXIT_OK = 0
@@ -67,4 +68,4 @@ def read_json(path: Path, what: str) -> Any:
 def print_json(data: Any) -> None:
     """One JSON document on stdout, for machines."""
     # allow_nan=False: output is strict JSON (non-finite numbers are refused when parsed)
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+    sys.stdout.write(dumps(data, indent=2, allow_nan=False) + "\n")

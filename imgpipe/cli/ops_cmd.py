@@ -15,6 +15,14 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
+from analyzer.layout import (
+    DEFAULT_INPUT_PREFIX,
+    DEFAULT_OUTPUT_PREFIX,
+    DEFAULT_RESULTS_PREFIX,
+    VERDICTS,
+    KeyLayout,
+    folder,
+)
 from imgpipe.cli._common import EXIT_RUNTIME, console, fail, print_json
 from imgpipe.ops import (
     PRICES_CHECKED_ON,
@@ -42,6 +50,13 @@ OutputsOpt = Annotated[
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region (default: boto3's).")]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: boto3's).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _layout(
+    input_prefix: str, output_prefix: str, results_prefix: str = DEFAULT_RESULTS_PREFIX
+) -> KeyLayout:
+    """The bucket's layout from the prefix options (``images`` and ``images/`` alike)."""
+    return KeyLayout(folder(input_prefix), folder(output_prefix), folder(results_prefix))
 
 
 def _outputs(path: Path | None) -> StackOutputs:
@@ -77,8 +92,8 @@ def dlq_inspect(
     log_group: Annotated[str | None, typer.Option("--log-group", help="The analyzer's log group, for the last error (default: /aws/lambda/<function_name> from --outputs).")] = None,
     outputs: OutputsOpt = None,
     max_messages: Annotated[int, typer.Option("--max", min=1, help="Look at most at this many messages.")] = 100,
-    input_prefix: Annotated[str, typer.Option("--input-prefix")] = "images/",
-    output_prefix: Annotated[str, typer.Option("--output-prefix")] = "analyzed/",
+    input_prefix: Annotated[str, typer.Option("--input-prefix")] = DEFAULT_INPUT_PREFIX,
+    output_prefix: Annotated[str, typer.Option("--output-prefix")] = DEFAULT_OUTPUT_PREFIX,
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -95,7 +110,7 @@ def dlq_inspect(
             session.client("sqs"), url,
             s3=session.client("s3") if bucket else None,
             logs=session.client("logs") if log_group else None,
-            log_group=log_group, input_prefix=input_prefix, output_prefix=output_prefix,
+            log_group=log_group, layout=_layout(input_prefix, output_prefix),
             bucket_name=bucket, max_messages=max_messages,
         )
     except (ClientError, BotoCoreError, OpsError) as exc:
@@ -156,9 +171,9 @@ def reprocess_command(
     table: Annotated[str | None, typer.Option("--table", help="The idempotency table (records are cleared so the image is analysed anew).")] = None,
     outputs: OutputsOpt = None,
     verdict: Annotated[list[str] | None, typer.Option("--verdict", help="Only images with this verdict (repeatable).")] = None,
-    input_prefix: Annotated[str, typer.Option("--input-prefix")] = "images/",
-    output_prefix: Annotated[str, typer.Option("--output-prefix")] = "analyzed/",
-    results_prefix: Annotated[str, typer.Option("--results-prefix")] = "results/",
+    input_prefix: Annotated[str, typer.Option("--input-prefix")] = DEFAULT_INPUT_PREFIX,
+    output_prefix: Annotated[str, typer.Option("--output-prefix")] = DEFAULT_OUTPUT_PREFIX,
+    results_prefix: Annotated[str, typer.Option("--results-prefix")] = DEFAULT_RESULTS_PREFIX,
     max_objects: Annotated[int | None, typer.Option("--max", min=1, help="At most this many images.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be re-queued.")] = False,
     region: RegionOpt = None,
@@ -166,7 +181,7 @@ def reprocess_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Send analysed images under PREFIX back through the pipeline (e.g. after a rule change)."""
-    bad = [v for v in verdict or [] if v not in ("success", "failure", "review")]
+    bad = [v for v in verdict or [] if v not in VERDICTS]
     if bad:
         fail(f"--verdict: expected success, failure or review, not {bad[0]!r}")
     out = _outputs(outputs)
@@ -176,7 +191,7 @@ def reprocess_command(
     try:
         result = reprocess(
             session.client("s3"), name, prefix,
-            input_prefix=input_prefix, output_prefix=output_prefix, results_prefix=results_prefix,
+            layout=_layout(input_prefix, output_prefix, results_prefix),
             verdicts=tuple(verdict) if verdict else None,
             dynamodb=session.client("dynamodb") if table else None, table_name=table,
             dry_run=dry_run, max_objects=max_objects,

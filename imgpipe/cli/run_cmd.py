@@ -34,7 +34,7 @@ from imgpipe.local.paths import (
     check_report,
 )
 from imgpipe.local.runner import (
-    INPUT_PREFIX,
+    LAYOUT,
     InputError,
     LocalRun,
     RunSummary,
@@ -163,7 +163,7 @@ def run(
     except (AnalyzerError, ImgpipeError) as exc:
         fail(f"cannot start the {backend.value} backend: {exc}", EXIT_RUNTIME)
 
-    notifier = ConsoleNotifier(err, quiet=quiet or json_out, strip_prefix=INPUT_PREFIX)
+    notifier = ConsoleNotifier(err, quiet=quiet or json_out, strip_prefix=LAYOUT.input_prefix)
     runner = LocalRun(ruleset, detector, out, notifier=notifier, workers=n_workers)
     progress = Progress(
         TextColumn("[bold]analysing"),
@@ -234,7 +234,8 @@ def run(
             highlight=False,
         )
         console.print(
-            f"copies and result records: {escape(str(out))}/analyzed/, {escape(str(out))}/results/"
+            f"copies and result records: {escape(str(out))}/{LAYOUT.output_prefix}, "
+            f"{escape(str(out))}/{LAYOUT.results_prefix}"
         )
         if report is not None:
             console.print(

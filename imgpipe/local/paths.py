@@ -24,10 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.layout import DEFAULT_LAYOUT
 from imgpipe.local.errors import LocalError
 
-#: Sub-folders of ``--out`` the run writes and cleans.
-MANAGED = ("analyzed", "results", "analyses")
+#: Sub-folders of ``--out`` the run writes and cleans: the layout's copies and records (the local
+#: runner uses the default layout) and the analyses (``imgpipe.local.runner.ANALYSES_PREFIX``).
+MANAGED = (DEFAULT_LAYOUT.output_prefix.strip("/"), DEFAULT_LAYOUT.results_prefix.strip("/"), "analyses")
 #: Suffix added to an image's name for its result record and its analysis.
 RECORD_SUFFIX = ".json"
 #: What the first bytes of a report written by imgpipe contain.

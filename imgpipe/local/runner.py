@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer.pipeline import VERDICTS, ImageOutcome, Pipeline, PipelineSettings
+from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout
+from analyzer.pipeline import Pipeline, PipelineSettings
 from analyzer.ports import BytesImage, Detection, Detector, ImageSource, Notifier
+from analyzer.results import ImageOutcome
 from imgpipe.local.errors import LocalError
 from imgpipe.local.paths import WalkReport, walk_folder
 from imgpipe.local.storage import FolderStorage
 from rules import Needs, Ruleset
 
-INPUT_PREFIX = "images/"
-OUTPUT_PREFIX = "analyzed/"
-RESULTS_PREFIX = "results/"
+#: The bucket's layout, in the output folder: ``OUT/analyzed/<verdict>/...``, ``OUT/results/...``.
+LAYOUT: KeyLayout = DEFAULT_LAYOUT
 #: Raw responses per image in the ANALYSIS.json shape, for `imgpipe rules evaluate/explain`.
 ANALYSES_PREFIX = "analyses/"
 #: Files skipped when walking folders (name them explicitly to process them anyway): these exact
@@ -49,7 +50,7 @@ class InputImage:
 
     @property
     def key(self) -> str:
-        return INPUT_PREFIX + self.rel
+        return LAYOUT.source_key(self.rel)
 
 
 def cpu_count() -> int:
@@ -151,7 +152,7 @@ class ImageResult:
     def verdict(self) -> str:
         if self.outcome is None or self.outcome.verdict is None:
             return "error"
-        return self.outcome.verdict
+        return str(self.outcome.verdict)
 
     def top_evidence(self) -> str:
         """A short human summary of the first match's first evidence (or the reason)."""
@@ -237,13 +238,7 @@ class LocalRun:
             self.capture,
             self.storage,
             notifier,
-            PipelineSettings(
-                input_prefix=INPUT_PREFIX,
-                output_prefix=OUTPUT_PREFIX,
-                results_prefix=RESULTS_PREFIX,
-                delete_source=False,
-                bucket="local",
-            ),
+            PipelineSettings(layout=LAYOUT, delete_source=False, bucket="local"),
         )
 
     def analysis_key(self, image: InputImage) -> str:
@@ -253,9 +248,9 @@ class LocalRun:
     def _clean_previous(self, image: InputImage) -> None:
         """Remove this image's outputs of an earlier run (its verdict may have changed)."""
         self.storage.delete(self.analysis_key(image))
-        for verdict in VERDICTS:
-            self.storage.delete(self.pipeline.destination_key(image.key, verdict))
-            self.storage.delete(self.pipeline.record_key(image.key, verdict))
+        for _verdict, destination, record in LAYOUT.destinations(image.key):
+            self.storage.delete(destination)
+            self.storage.delete(record)
 
     def _one(self, image: InputImage) -> ImageResult:
         started = time.perf_counter()

@@ -9,17 +9,18 @@ bucket's ``images/...``); every other key is a path under the output folder, so 
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from json import loads
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from analyzer.ports import BytesImage, ImageSource, ObjectInfo, ObjectRef
+from analyzer.results import dumps
 from imgpipe.local.errors import LocalError
 
 
@@ -100,8 +101,7 @@ class FolderStorage:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rec-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, indent=2, ensure_ascii=False, default=str)
-                fh.write("\n")
+                fh.write(dumps(record, indent=2) + "\n")
             os.replace(tmp, dest)
         except BaseException:  # never leave a temporary file behind
             Path(tmp).unlink(missing_ok=True)
@@ -109,7 +109,7 @@ class FolderStorage:
 
     def get_record(self, key: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads(self.path_for(key).read_text("utf-8"))
+            data: dict[str, Any] = loads(self.path_for(key).read_text("utf-8"))
         except FileNotFoundError:
             return None
         return data

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from analyzer.errors import MalformedRecordError
 from analyzer.events import parse_message, skip_reason
-from analyzer.pipeline import VERDICTS
+from analyzer.layout import DEFAULT_LAYOUT, KeyLayout
 from analyzer.s3 import head_object_or_none
 from imgpipe.ops.errors import RedriveError
 
@@ -167,8 +167,7 @@ def inspect_dlq(
     s3: Any = None,
     logs: Any = None,
     log_group: str | None = None,
-    input_prefix: str = "images/",
-    output_prefix: str = "analyzed/",
+    layout: KeyLayout = DEFAULT_LAYOUT,
     bucket_name: str | None = None,
     max_messages: int = 100,
     visibility_timeout: int = 30,
@@ -191,8 +190,7 @@ def inspect_dlq(
         _release(sqs, dlq_url, received)
     errors = _ErrorLog(logs, log_group) if logs is not None and log_group else None
     return [
-        _explain(msg, s3=s3, errors=errors, input_prefix=input_prefix,
-                 output_prefix=output_prefix, bucket_name=bucket_name)
+        _explain(msg, s3=s3, errors=errors, layout=layout, bucket_name=bucket_name)
         for msg in received
     ]
 
@@ -202,8 +200,7 @@ def _explain(
     *,
     s3: Any,
     errors: _ErrorLog | None,
-    input_prefix: str,
-    output_prefix: str,
+    layout: KeyLayout,
     bucket_name: str | None,
 ) -> DlqMessage:
     attrs = msg.get("Attributes") or {}
@@ -230,24 +227,23 @@ def _explain(
         out.last_error = errors.last_for(msg["MessageId"])
     for event in parsed.events:
         ref = event.ref
-        reason = skip_reason(event, input_prefix=input_prefix, bucket_name=bucket_name)
+        reason = skip_reason(event, input_prefix=layout.input_prefix, bucket_name=bucket_name)
         if reason is not None:
             state = f"skipped:{reason}"
         elif s3 is None:
             state = "unknown"
         else:
-            state = _where(s3, ref.bucket, ref.key, input_prefix, output_prefix)
+            state = _where(s3, ref.bucket, ref.key, layout)
         last = errors.last_for(ref.key) if errors is not None and reason is None else None
         out.objects.append(DlqObject(ref.bucket, ref.key, event.event_name, state, last))
     return out
 
 
-def _where(s3: Any, bucket: str, key: str, input_prefix: str, output_prefix: str) -> str:
+def _where(s3: Any, bucket: str, key: str, layout: KeyLayout) -> str:
     if _exists(s3, bucket, key):
         return "pending"
-    rel = key[len(input_prefix):]
-    for verdict in VERDICTS:
-        if _exists(s3, bucket, f"{output_prefix}{verdict}/{rel}"):
+    for verdict, destination, _record in layout.destinations(key):
+        if _exists(s3, bucket, destination):
             return f"done:{verdict}"
     return "missing"
 

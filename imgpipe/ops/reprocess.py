@@ -26,9 +26,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from analyzer.pipeline import VERDICTS
+from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout
+from analyzer.ports import ObjectRef
+from analyzer.results import ref_to_job
 from analyzer.s3 import head_object_or_none
 from imgpipe.ops.errors import ReprocessError
+from rules import Verdict
 
 
 @dataclass(slots=True)
@@ -67,23 +70,25 @@ class ReprocessResult:
 
 
 def split_prefix(
-    prefix: str, *, input_prefix: str, output_prefix: str
-) -> tuple[tuple[str, ...] | None, str]:
+    prefix: str, layout: KeyLayout = DEFAULT_LAYOUT
+) -> tuple[tuple[Verdict, ...] | None, str]:
     """``(verdicts or None for all, prefix relative to the input folder)``.
 
     Accepts ``cams/2026/`` (relative), ``images/cams/2026/`` or ``analyzed/review/cams/``.
     """
     prefix = prefix.lstrip("/")
-    if prefix.startswith(output_prefix):
-        rest = prefix[len(output_prefix):]
+    if prefix.startswith(layout.output_prefix):
+        rest = prefix[len(layout.output_prefix):]
         verdict, sep, rel = rest.partition("/")
         if verdict in VERDICTS and sep:
-            return (verdict,), rel
+            return (Verdict(verdict),), rel
         if rest in VERDICTS:
-            return (rest,), ""
-        raise ReprocessError(f"{prefix!r}: expected {output_prefix}<{'|'.join(VERDICTS)}>/...")
-    if prefix.startswith(input_prefix):
-        return None, prefix[len(input_prefix):]
+            return (Verdict(rest),), ""
+        raise ReprocessError(
+            f"{prefix!r}: expected {layout.output_prefix}<{'|'.join(VERDICTS)}>/..."
+        )
+    if prefix.startswith(layout.input_prefix):
+        return None, prefix[len(layout.input_prefix):]
     return None, prefix
 
 
@@ -92,9 +97,7 @@ def reprocess(
     bucket: str,
     prefix: str,
     *,
-    input_prefix: str = "images/",
-    output_prefix: str = "analyzed/",
-    results_prefix: str = "results/",
+    layout: KeyLayout = DEFAULT_LAYOUT,
     verdicts: tuple[str, ...] | None = None,
     dynamodb: Any = None,
     table_name: str | None = None,
@@ -102,24 +105,24 @@ def reprocess(
     max_objects: int | None = None,
 ) -> ReprocessResult:
     """Re-queue the analysed images under ``prefix``; see the module docstring."""
-    only, rel_prefix = split_prefix(prefix, input_prefix=input_prefix, output_prefix=output_prefix)
+    only, rel_prefix = split_prefix(prefix, layout)
     chosen = tuple(v for v in (verdicts or VERDICTS) if only is None or v in only)
     versioned = _versioned(s3, bucket)
     clearer = _IdempotencyClearer(dynamodb, table_name) if dynamodb is not None and table_name else None
     result = ReprocessResult()
     for verdict in chosen:
-        base = f"{output_prefix}{verdict}/"
-        for key in _keys(s3, bucket, base + rel_prefix):
+        for key in _keys(s3, bucket, layout.verdict_folder(verdict) + rel_prefix):
             if max_objects is not None and len(result.items) >= max_objects:
                 return result
-            rel = key[len(base):]
-            if not rel or key.endswith("/"):
+            analysed = layout.analysed(key)
+            if analysed is None or key.endswith("/"):
                 continue
-            item = ReprocessItem(key, input_prefix + rel, verdict, "would-requeue")
+            source = layout.source_key(analysed.relative)
+            item = ReprocessItem(key, source, verdict, "would-requeue")
             result.items.append(item)
             if dry_run:
                 continue
-            _requeue(s3, bucket, item, f"{results_prefix}{verdict}/{rel}.json", versioned, clearer)
+            _requeue(s3, bucket, item, layout.record_key(source, verdict), versioned, clearer)
     return result
 
 
@@ -234,6 +237,6 @@ class _IdempotencyClearer:
 
     def clear(self, bucket: str, key: str, identities: set[str]) -> int:
         for identity in sorted(identities):
-            self.layer.delete_record({"bucket": bucket, "key": key, "identity": identity},
-                                     ReprocessError("reprocess"))
+            job = ref_to_job(ObjectRef(key=key, bucket=bucket, version_id=identity))
+            self.layer.delete_record(job, ReprocessError("reprocess"))
         return len(identities)

@@ -1,4 +1,5 @@
-"""The ops topic and the alarms: DLQ depth > 0, function errors, function throttles."""
+"""The ops topic, the alarms (DLQ depth > 0, function errors, function throttles, age of the
+oldest queued message) and the stack's CloudWatch dashboard."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components._util import child, policy_json
+from infra.components.dashboard import DashboardMetrics, dashboard_body
 from infra.policies import topic_policy
 from infra.settings import Alarms
 
@@ -26,6 +28,11 @@ class MonitoringArgs:
     function_name: pulumi.Input[str]
     alarms: Alarms
     tags: dict[str, str]
+    #: the main queue: an alarm on its oldest message's age (a stuck pipeline long before the DLQ
+    #: fills) and a dashboard row; None leaves both out
+    queue_name: pulumi.Input[str] | None = None
+    #: the stack's dashboard (None: no dashboard)
+    dashboard: DashboardMetrics | None = None
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -101,5 +108,42 @@ class Monitoring(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child(self),
             )
+        if args.queue_name is not None:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-queue-oldest-message",
+                alarm_description=(
+                    f"The oldest queued image has waited >= {args.alarms.queue_age_seconds} s: the "
+                    "pipeline is stuck or falling behind (long before the DLQ fills)."
+                ),
+                namespace="AWS/SQS",
+                metric_name="ApproximateAgeOfOldestMessage",
+                dimensions={"QueueName": args.queue_name},
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=args.alarms.evaluation_periods,
+                threshold=args.alarms.queue_age_seconds,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+                tags=args.tags,
+                opts=child(self),
+            )
+        self.dashboard_name: pulumi.Output[str] | None = None
+        if args.dashboard is not None:
+            metrics = args.dashboard
+            region = aws.get_region_output().region
+            body = pulumi.Output.all(
+                region, args.function_name, args.queue_name or "", args.dlq_name
+            ).apply(lambda v: dashboard_body(metrics, region=v[0], function_name=v[1],
+                                             queue_name=v[2], dlq_name=v[3]))
+            dashboard = aws.cloudwatch.Dashboard(
+                f"{name}-dashboard",
+                dashboard_name=metrics.dashboard_name,
+                dashboard_body=body,
+                opts=child(self),
+            )
+            self.dashboard_name = dashboard.dashboard_name
         self.ops_topic_arn = ops.arn
-        self.register_outputs({"ops_topic_arn": self.ops_topic_arn})
+        self.register_outputs({"ops_topic_arn": self.ops_topic_arn,
+                               "dashboard_name": self.dashboard_name})

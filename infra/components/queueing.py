@@ -33,6 +33,7 @@ class QueueingArgs:
 class Queueing(pulumi.ComponentResource):
     queue_url: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
+    queue_name: pulumi.Output[str]
     dlq_url: pulumi.Output[str]
     dlq_arn: pulumi.Output[str]
     dlq_name: pulumi.Output[str]
@@ -99,6 +100,7 @@ class Queueing(pulumi.ComponentResource):
         )
         self.queue_url = queue.url
         self.queue_arn = queue.arn
+        self.queue_name = queue.name
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
         self.dlq_name = dlq.name

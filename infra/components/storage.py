@@ -11,6 +11,9 @@ import pulumi_aws as aws
 from infra.components._util import child, policy_json
 from infra.policies import tls_only_bucket_policy
 
+#: Verdict folders the lifecycle archives; ``review`` is left out on purpose (see above).
+ARCHIVED_VERDICTS = ("success", "failure")
+
 
 @dataclass
 class StorageArgs:
@@ -84,23 +87,29 @@ class Storage(pulumi.ComponentResource):
             policy=policy_json(tls_only_bucket_policy, bucket.arn),
             opts=child(self, depends_on=[public_block]),
         )
+        # one rule per decided verdict: analyzed/review/ waits for a person and is never archived
+        # before it is decided (a decision moves it to success or failure)
+        archive_rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+            {
+                "id": f"archive-analyzed-{verdict}",
+                "status": "Enabled",
+                "filter": {
+                    "and_": {
+                        "prefix": f"{args.output_prefix}{verdict}/",
+                        "object_size_greater_than": args.archive_min_object_bytes,
+                    }
+                },
+                "transitions": [
+                    {"days": args.archive_days, "storage_class": args.archive_storage_class}
+                ],
+            }
+            for verdict in ARCHIVED_VERDICTS
+        ]
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
             rules=[
-                {
-                    "id": "archive-analyzed",
-                    "status": "Enabled",
-                    "filter": {
-                        "and_": {
-                            "prefix": args.output_prefix,
-                            "object_size_greater_than": args.archive_min_object_bytes,
-                        }
-                    },
-                    "transitions": [
-                        {"days": args.archive_days, "storage_class": args.archive_storage_class}
-                    ],
-                },
+                *archive_rules,
                 {
                     "id": "expire-noncurrent-versions",
                     "status": "Enabled",

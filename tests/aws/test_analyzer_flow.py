@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from analyzer_testkit import ScenarioDetector, sample
-
 from analyzer.ports import S3Image
+from tests.support.fakes import FakeDetector
+from tests.support.paths import sample
 
 # real photos under keys with spaces, '+', unicode and nested folders
 UPLOADS = {
@@ -28,12 +28,12 @@ EXPECTED = {
 def test_real_flow_end_to_end(world: Any) -> None:
     # GIVEN real photos uploaded with metadata, and a folder marker, all notifying the queue
     for key, (path, content_type) in UPLOADS.items():
-        world.upload(key, sample(path), ContentType=content_type, Metadata={"camera": "trail-7"})
-    world.upload("images/", b"")
+        world.put(key, sample(path), ContentType=content_type, Metadata={"camera": "trail-7"})
+    world.put("images/", b"")
     event = world.receive_event()
     bodies = [json.loads(r["body"]) for r in event["Records"]]
     assert any(b.get("Event") == "s3:TestEvent" for b in bodies)  # configured notification
-    detector = ScenarioDetector(SCENARIOS)
+    detector = FakeDetector.for_scenarios(SCENARIOS)
     analyzer = world.analyzer(detector)
 
     # WHEN the handler gets the queue's messages as its SQS event
@@ -49,13 +49,13 @@ def test_real_flow_end_to_end(world: Any) -> None:
         assert head["Metadata"] == {"camera": "trail-7"}
         assert head["ContentType"] == UPLOADS[key][1]
         assert world.tags(dest) == {"verdict": verdict, "categories": " ".join(categories)}
-        record = world.record(f"results/{verdict}/{rel}.json")
+        record = world.json(f"results/{verdict}/{rel}.json")
         assert (record["source_key"], record["destination_key"]) == (key, dest)
         assert record["verdict"] == verdict and record["categories"] == categories
         assert record["etag"] and record["bucket"] == world.bucket
         assert record["calls"] == {"DetectLabels": 1, "DetectModerationLabels": 1}
     # AND the sources are gone; only the folder marker (skipped) remains under images/
-    assert world.keys("images/") == ["images/"]
+    assert sorted(world.keys("images/")) == ["images/"]
     # AND Rekognition was given S3 references in the bucket's region, never bytes
     assert all(isinstance(i, S3Image) and i.bucket == world.bucket and i.region == "eu-west-1"
                for i in detector.images)
@@ -79,45 +79,45 @@ def test_real_flow_end_to_end(world: Any) -> None:
 
 
 def test_notify_verdicts_filters_announcements(world: Any) -> None:
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
-    world.upload("images/astronaut.jpg", sample("people/astronaut.jpg"))
-    analyzer = world.analyzer(ScenarioDetector({"cat": "cat", "astronaut": "beach"}),
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
+    world.put("images/astronaut.jpg", sample("people/astronaut.jpg"))
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"cat": "cat", "astronaut": "beach"}),
                               NOTIFY_VERDICTS="review,failure")
     assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
     notes = world.notifications()
     assert [n["body"]["verdict"] for n in notes] == ["review"]
-    assert world.keys("analyzed/") == ["analyzed/review/astronaut.jpg", "analyzed/success/cat.jpg"]
+    assert sorted(world.keys("analyzed/")) == ["analyzed/review/astronaut.jpg", "analyzed/success/cat.jpg"]
 
 
 def test_no_topic_means_no_notification(world: Any) -> None:
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
-    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}), TOPIC_ARN="")
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"}), TOPIC_ARN="")
     assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
-    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
+    assert sorted(world.keys("analyzed/")) == ["analyzed/success/cat.jpg"]
     assert world.notifications() == []
 
 
 def test_records_for_another_bucket_are_skipped(world: Any) -> None:
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
     event = world.receive_event()
-    detector = ScenarioDetector({"cat": "cat"})
+    detector = FakeDetector.for_scenarios({"cat": "cat"})
     analyzer = world.analyzer(detector, BUCKET_NAME="some-other-bucket")
     assert analyzer.handle(event, None) == {"batchItemFailures": []}
-    assert detector.images == [] and world.keys() == ["images/cat.jpg"]
+    assert detector.images == [] and sorted(world.keys()) == ["images/cat.jpg"]
 
 
 def test_malformed_message_fails_alone(world: Any) -> None:
     # GIVEN a good image message and a message whose body is not an S3 notification
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
     event = world.receive_event()
     good = [r for r in event["Records"] if "Records" in json.loads(r["body"])]
     broken = dict(good[0], messageId="broken-1", body='{"Records": [{"s3": {}}]}')
     event["Records"].append(broken)
     # WHEN the batch is handled
-    response = world.analyzer(ScenarioDetector({"cat": "cat"})).handle(event, None)
+    response = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"})).handle(event, None)
     # THEN only the broken message is reported (it will reach the DLQ); the image was processed
     assert response == {"batchItemFailures": [{"itemIdentifier": "broken-1"}]}
-    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
+    assert sorted(world.keys("analyzed/")) == ["analyzed/success/cat.jpg"]
 
 
 def test_non_sqs_event_is_harmless(world: Any) -> None:
@@ -127,7 +127,7 @@ def test_non_sqs_event_is_harmless(world: Any) -> None:
 def test_tag_values_with_spaces_and_plus_survive_the_copy(world: Any) -> None:
     from analyzer.s3 import S3Storage
 
-    world.upload("images/x.jpg", sample("animals/cat.jpg"))
+    world.put("images/x.jpg", sample("animals/cat.jpg"))
     storage = S3Storage(world.s3, world.bucket)
     info = storage.head("images/x.jpg")
     assert info is not None
@@ -138,14 +138,14 @@ def test_tag_values_with_spaces_and_plus_survive_the_copy(world: Any) -> None:
 def test_a_failing_batch_runner_reports_every_item(world: Any, monkeypatch: Any) -> None:
     import analyzer.app
 
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
     event = world.receive_event()
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug in the runner")
 
     monkeypatch.setattr(analyzer.app, "run_batch", broken)
-    response = world.analyzer(ScenarioDetector({"cat": "cat"})).handle(event, None)
+    response = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"})).handle(event, None)
     assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {
         r["messageId"] for r in event["Records"]}
 
@@ -155,8 +155,8 @@ def test_failing_metrics_never_turn_done_work_into_a_retry(world: Any) -> None:
         def add_metric(self, *args: Any, **kwargs: Any) -> None:
             raise ValueError("EMF limit")
 
-    world.upload("images/cat.jpg", sample("animals/cat.jpg"))
-    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}))
+    world.put("images/cat.jpg", sample("animals/cat.jpg"))
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"}))
     analyzer.metrics = BrokenMetrics()
     assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
-    assert world.keys("analyzed/") == ["analyzed/success/cat.jpg"]
+    assert sorted(world.keys("analyzed/")) == ["analyzed/success/cat.jpg"]

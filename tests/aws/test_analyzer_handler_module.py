@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analyzer_testkit import LABELS_ONLY_RULES, FakeContext, sample
 
 from analyzer.errors import ConfigError
 from rules import RulesValidationError
+from tests.support.fakes import LABELS_ONLY_RULES, FakeContext
+from tests.support.paths import sample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,19 +42,19 @@ def test_handler_module_end_to_end_with_real_adapters(
     # implements a canned DetectLabels, which is exactly what this ruleset calls)
     world.rules_path.write_text(LABELS_ONLY_RULES)
     _env(monkeypatch, world)
-    world.upload("images/holiday/cat 1.jpg", sample("animals/cat.jpg"))
+    world.put("images/holiday/cat 1.jpg", sample("animals/cat.jpg"))
     event = world.receive_event()
     # WHEN Lambda imports the module (init) and invokes the handler
     module = importlib.import_module("analyzer.handler")
     response = module.handler(event, FakeContext())
     # THEN the image went through the real S3, Rekognition, SNS and DynamoDB adapters
     assert response == {"batchItemFailures": []}
-    keys = world.keys()
+    keys = sorted(world.keys())
     assert keys == ["analyzed/failure/holiday/cat 1.jpg", "results/failure/holiday/cat 1.jpg.json"]
-    record = world.record("results/failure/holiday/cat 1.jpg.json")
+    record = world.json("results/failure/holiday/cat 1.jpg.json")
     assert record["calls"] == {"DetectLabels": 1} and record["reason"] is None
     assert [n["body"]["verdict"] for n in world.notifications()] == ["failure"]
-    assert world.dynamodb.scan(TableName=world.table)["Count"] == 1
+    assert world.ddb.scan(TableName=world.table)["Count"] == 1
     # AND the rules were loaded once, at init
     assert module.ANALYZER.ruleset.name == "labels-only"
 

@@ -8,8 +8,10 @@ import threading
 from typing import Any
 
 import pytest
-from analyzer_testkit import FakeContext, ScenarioDetector, sample
 from botocore.exceptions import ClientError
+
+from tests.support.fakes import FakeContext, FakeDetector
+from tests.support.paths import sample
 
 
 class Crash(BaseException):
@@ -19,7 +21,7 @@ class Crash(BaseException):
 def _image_event(
     world: Any, key: str = "images/cat.jpg", sequencer: str | None = None
 ) -> dict[str, Any]:
-    world.upload(key, sample("animals/cat.jpg"))
+    world.put(key, sample("animals/cat.jpg"))
     event = world.receive_event()
     event["Records"] = [r for r in event["Records"] if '"Records"' in r["body"]]
     assert len(event["Records"]) == 1
@@ -31,20 +33,20 @@ def _image_event(
 
 
 def _table_items(world: Any) -> list[dict[str, Any]]:
-    return world.dynamodb.scan(TableName=world.table)["Items"]
+    return world.ddb.scan(TableName=world.table)["Items"]
 
 
 def test_same_message_three_times_gives_one_move_and_one_notification(world: Any) -> None:
     # GIVEN idempotency on, and one image message
     event = _image_event(world)
-    detector = ScenarioDetector({"cat": "cat"})
+    detector = FakeDetector.for_scenarios({"cat": "cat"})
     analyzer = world.analyzer(detector, **world.idempotency_env())
     # WHEN the same message is delivered three times
     responses = [analyzer.handle(copy.deepcopy(event), FakeContext()) for _ in range(3)]
     # THEN all succeed, the image was analysed once, moved once, announced once
     assert responses == [{"batchItemFailures": []}] * 3
     assert len(detector.images) == 1
-    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
+    assert sorted(world.keys()) == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
     assert len(world.notifications()) == 1
     (item,) = _table_items(world)
     assert item["status"]["S"] == "COMPLETED" and item["id"]["S"].startswith("imgpipe-analyzer#")
@@ -54,7 +56,7 @@ def test_same_message_three_times_in_one_batch(world: Any) -> None:
     event = _image_event(world)
     record = event["Records"][0]
     event["Records"] = [dict(record, messageId=f"copy-{i}") for i in range(3)]
-    detector = ScenarioDetector({"cat": "cat"})
+    detector = FakeDetector.for_scenarios({"cat": "cat"})
     response = world.analyzer(detector, **world.idempotency_env()).handle(event, FakeContext())
     assert response == {"batchItemFailures": []}
     assert len(detector.images) == 1 and len(world.notifications()) == 1
@@ -67,12 +69,12 @@ def test_concurrent_duplicates_in_three_containers(world: Any) -> None:
     finished: list[int] = []
     lock = threading.Lock()
 
-    class SlowDetector(ScenarioDetector):
+    class SlowDetector(FakeDetector):
         def detect(self, image: Any, needs: Any) -> Any:
             losers_done.wait(timeout=5)  # hold the winner in flight until the others answered
             return super().detect(image, needs)
 
-    detectors = [SlowDetector({"cat": "cat"}) for _ in range(3)]
+    detectors = [SlowDetector(scenarios={"cat": "cat"}) for _ in range(3)]
     analyzers = [world.analyzer(d, **world.idempotency_env()) for d in detectors]
     responses: list[Any] = [None] * 3
 
@@ -97,7 +99,7 @@ def test_concurrent_duplicates_in_three_containers(world: Any) -> None:
     for i, r in enumerate(responses):
         if r["batchItemFailures"]:
             assert analyzers[i].handle(copy.deepcopy(event), FakeContext()) == {"batchItemFailures": []}
-    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
+    assert sorted(world.keys()) == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
     assert len(world.notifications()) == 1
 
 
@@ -108,7 +110,7 @@ def test_crash_between_copy_and_delete_is_completed_by_redelivery(
     # GIVEN a container that dies right after the copy, before deleting the source
     event = _image_event(world)
     env = world.idempotency_env() if idempotency else {}
-    first = world.analyzer(ScenarioDetector({"cat": "cat"}), **env)
+    first = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"}), **env)
 
     def die(**_: Any) -> None:
         raise Crash("container killed")
@@ -116,44 +118,44 @@ def test_crash_between_copy_and_delete_is_completed_by_redelivery(
     first.s3_client.meta.events.register("before-call.s3.DeleteObject", die)
     with pytest.raises(Crash):
         first.handle(copy.deepcopy(event), FakeContext(remaining_ms=1))
-    assert {"images/cat.jpg", "analyzed/success/cat.jpg"} <= set(world.keys())
+    assert {"images/cat.jpg", "analyzed/success/cat.jpg"} <= set(sorted(world.keys()))
     assert world.notifications() == []
     if idempotency:
         assert _table_items(world)[0]["status"]["S"] == "INPROGRESS"
 
     # WHEN the message is redelivered to a fresh container (after the invocation's timeout)
-    second = world.analyzer(ScenarioDetector({"cat": "cat"}), **env)
+    second = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"}), **env)
     response = second.handle(copy.deepcopy(event), FakeContext())
 
     # THEN the work completes: one destination, the source gone, exactly one notification
     assert response == {"batchItemFailures": []}
-    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
+    assert sorted(world.keys()) == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
     assert len(world.notifications()) == 1
 
 
 def test_redelivery_after_source_was_moved_without_idempotency(world: Any) -> None:
     # GIVEN idempotency off and a message processed once
     event = _image_event(world)
-    detector = ScenarioDetector({"cat": "cat"})
+    detector = FakeDetector.for_scenarios({"cat": "cat"})
     analyzer = world.analyzer(detector)
     analyzer.handle(copy.deepcopy(event), None)
     # WHEN it is delivered again
     assert analyzer.handle(copy.deepcopy(event), None) == {"batchItemFailures": []}
     # THEN the missing source with an existing destination counts as done: nothing new happens
     assert len(detector.images) == 1 and len(world.notifications()) == 1
-    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
+    assert sorted(world.keys()) == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
 
 
 def test_reupload_of_identical_bytes_is_a_new_upload(world: Any) -> None:
     # GIVEN an image processed with idempotency on
-    detector = ScenarioDetector({"cat": "cat"})
+    detector = FakeDetector.for_scenarios({"cat": "cat"})
     analyzer = world.analyzer(detector, **world.idempotency_env())
     analyzer.handle(_image_event(world, sequencer="0065F1A2B3C4D5E600"), FakeContext())
     # WHEN the very same bytes are uploaded again to the same key (same ETag, a new S3 event with
     # a later sequencer)
     analyzer.handle(_image_event(world, sequencer="0065F1A2B3C4D5E7FF"), FakeContext())
     # THEN the second upload is processed too, not mistaken for a duplicate delivery
-    assert len(detector.images) == 2 and world.keys("images/") == []
+    assert len(detector.images) == 2 and sorted(world.keys("images/")) == []
     assert len(world.notifications()) == 2
 
 
@@ -162,7 +164,7 @@ def test_failed_publish_is_retried_until_announced(world: Any, idempotency: bool
     # GIVEN SNS refusing the first publish (throttled), after the image was moved
     event = _image_event(world)
     env = world.idempotency_env() if idempotency else {}
-    analyzer = world.analyzer(ScenarioDetector({"cat": "cat"}), **env)
+    analyzer = world.analyzer(FakeDetector.for_scenarios({"cat": "cat"}), **env)
     sns = analyzer.notifier.client  # the SNS client the function publishes with
     failures = [ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")]
 
@@ -178,5 +180,5 @@ def test_failed_publish_is_retried_until_announced(world: Any, idempotency: bool
     # THEN the announcement is made exactly once and the work is not redone
     assert second == {"batchItemFailures": []}
     assert len(world.notifications()) == 1
-    assert world.record("results/success/cat.jpg.json")["notified"] is True
-    assert world.keys() == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]
+    assert world.json("results/success/cat.jpg.json")["notified"] is True
+    assert sorted(world.keys()) == ["analyzed/success/cat.jpg", "results/success/cat.jpg.json"]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.mockrun import ProgramRun, run_program, stack_config
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
 STACKS = ("dev", "prod")
 

@@ -21,7 +21,7 @@ from infra.artifacts import (
     build_layer_zip,
     deterministic_zip,
 )
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 RULES = ROOT / "rules" / "dev.yaml"
@@ -55,6 +55,8 @@ def test_layer_has_native_wheels_for_aarch64_cpython_313(layer: Artifact) -> Non
     core = [n for n in natives if n.startswith("python/pydantic_core/_pydantic_core.")]
     assert core == ["python/pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"]
     assert "python/yaml/_yaml.cpython-313-aarch64-linux-gnu.so" in natives
+    # google-re2 publishes its cp313 aarch64 wheel as manylinux_2_28 only (Target.platforms)
+    assert "python/re2/_re2.cpython-313-aarch64-linux-gnu.so" in natives
     for name, data in natives.items():
         assert _elf_machine(data) == EM_AARCH64, name
 
@@ -141,7 +143,6 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in {{'typer', 'rich', 'numpy', 'cv2', 'onnxruntime', 'PIL', 'pulumi'}}:
             raise ImportError('not in the Lambda: ' + name)
 sys.meta_path.insert(0, Block())
-sys.path.insert(0, {str(task)!r})
 import analyzer.handler
 assert analyzer.handler.__file__.startswith({str(task)!r}), analyzer.handler.__file__
 print(analyzer.handler.ANALYZER.ruleset.name)
@@ -153,6 +154,7 @@ print(analyzer.handler.ANALYZER.ruleset.name)
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "PYTHONSAFEPATH": "1",
+        "PYTHONPATH": str(task),  # first on the path, like /var/task
     }
     # WHEN the handler module is imported (it loads settings and rules at init)
     proc = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from infra.mockrun import run_program
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_bootstrap_creates_a_safe_state_bucket_and_secrets_key() -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from infra.errors import RulesFileError, StackConfigError
 from infra.mockrun import ProgramRun, stack_config
 from infra.settings import StackSettings, load_settings
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def _broken_stack_file(tmp_path: Path, stack: str, old: str, new: str) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
 
 from analyzer.app import Analyzer
@@ -27,15 +25,11 @@ from analyzer.rekognition import RekognitionDetector
 from infra.artifacts import RULES_IN_PACKAGE
 from infra.mockrun import ProgramRun
 from rules import load_ruleset
-from tests.infra.aws_world import (
-    SAMPLE_JPEG,
-    World,
-    apply_everything,
-    drain,
-    is_test_event,
-    lambda_event,
-)
-from tests.infra.conftest import ROOT, program_run
+from tests.infra.conftest import program_run
+from tests.support.deployed import SAMPLE_JPEG, DeployedWorld, apply_everything, is_test_event
+from tests.support.deployed import receive as drain
+from tests.support.emulator import sqs_event as lambda_event
+from tests.support.paths import ROOT
 
 REKOGNITION_FIXTURES = ROOT / "tests" / "events" / "rekognition"
 API_FIXTURE = {
@@ -43,15 +37,6 @@ API_FIXTURE = {
     "DetectModerationLabels": ("detect_moderation_labels", "detect_moderation_labels"),
     "DetectText": ("detect_text", "detect_text"),
 }
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
@@ -76,26 +61,25 @@ def stack() -> ProgramRun:
 
 
 @pytest.fixture
-def world(
-    stack: ProgramRun, aws_env: None, resource_scoped_moto: None
-) -> Iterator[tuple[World, boto3.Session, boto3.Session]]:
+def deployed(
+    stack: ProgramRun, aws: None, resource_scoped_moto: None
+) -> tuple[DeployedWorld, boto3.Session, boto3.Session]:
     """moto with the stack's resources; (world, admin session, analyzer-user session)."""
-    with mock_aws():
-        admin = boto3.Session(region_name="eu-west-1")
-        w = apply_everything(stack, admin)
-        assert w.region == "eu-west-1"
-        iam = admin.client("iam")
-        iam.create_user(UserName="imgpipe-analyzer")
-        iam.put_user_policy(
-            UserName="imgpipe-analyzer", PolicyName="function-policy", PolicyDocument=w.policy
-        )
-        key = iam.create_access_key(UserName="imgpipe-analyzer")["AccessKey"]
-        user = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            region_name=w.region,
-        )
-        yield w, admin, user
+    admin = boto3.Session(region_name="eu-west-1")
+    w = apply_everything(stack, admin)
+    assert w.region == "eu-west-1"
+    iam = admin.client("iam")
+    iam.create_user(UserName="imgpipe-analyzer")
+    iam.put_user_policy(
+        UserName="imgpipe-analyzer", PolicyName="function-policy", PolicyDocument=w.policy
+    )
+    key = iam.create_access_key(UserName="imgpipe-analyzer")["AccessKey"]
+    user = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name=w.region,
+    )
+    return w, admin, user
 
 
 def _stubbed_detector(session: boto3.Session, apis: list[str]) -> tuple[Any, Stubber]:
@@ -123,9 +107,9 @@ def _denied(call: Any) -> bool:
 
 
 def test_function_policy_is_sufficient_and_tight(
-    tmp_path: Path, stack: ProgramRun, world: tuple[World, boto3.Session, boto3.Session]
+    tmp_path: Path, stack: ProgramRun, deployed: tuple[DeployedWorld, boto3.Session, boto3.Session]
 ) -> None:
-    w, admin, user = world
+    w, admin, user = deployed
     # GIVEN the deployed code zip unpacked (RULES_PATH points into it) and an upload under images/
     with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
                                          .inputs["code"].path)) as zf:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from imgpipe.cli import app, plan_cmd
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_plan_prints_the_tree_with_key_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,7 +25,8 @@ def test_plan_prints_the_tree_with_key_settings(monkeypatch: pytest.MonkeyPatch)
         "DLQ after 3 receives",
         "python3.13 arm64, 512 MB, timeout 30 s",
         "batch 5, window 0 s, max concurrency 2, ReportBatchItemFailures",
-        "analyzed/ -> GLACIER_IR after 7 d",
+        "analyzed/success/ -> GLACIER_IR after 7 d",
+        "analyzed/failure/ -> GLACIER_IR after 7 d",
         "unencrypted (CloudWatch alarms; no stack key)",
         "upload_prefix = images/",
     ):

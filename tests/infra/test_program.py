@@ -10,7 +10,8 @@ import pytest
 
 from infra.mockrun import ACCOUNT_ID, ProgramRun
 from rules import load_ruleset
-from tests.infra.conftest import ROOT, settings_of
+from tests.infra.conftest import settings_of
+from tests.support.paths import ROOT
 
 BUCKET = "aws:s3/bucket:Bucket"
 QUEUE = "aws:sqs/queue:Queue"
@@ -33,7 +34,8 @@ def test_resource_names_are_unique_and_components_typed(run: ProgramRun) -> None
     # THEN no logical name repeats (the real engine would reject duplicate URNs; mocks do not)
     assert [n for n, c in names.items() if c > 1] == []
     components = {r.type for r in run.resources if r.type.startswith("imgpipe:")}
-    expected = {"Storage", "Queueing", "AnalyzerFunction", "Notification", "Monitoring"}
+    expected = {"Storage", "Queueing", "AnalyzerFunction", "Notification", "Monitoring",
+                "ReviewAccess"}
     if run.stack == "prod":
         expected.add("Encryption")
     assert components == {f"imgpipe:index:{c}" for c in expected}
@@ -84,14 +86,14 @@ def test_lifecycle_archives_analyzed_cleans_versions_and_uploads(run: ProgramRun
             "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
         ).inputs["rules"]
     }
-    archive = rules["archive-analyzed"]
-    assert archive["status"] == "Enabled"
-    assert archive["filter"] == {
-        "and": {"prefix": "analyzed/", "objectSizeGreaterThan": s.archive_min_object_bytes}
-    }
-    assert archive["transitions"] == [
-        {"days": s.archive_days, "storageClass": s.archive_storage_class}
-    ]
+    for verdict in ("success", "failure"):  # analyzed/review/ waits for a person: never archived
+        archive = rules[f"archive-analyzed-{verdict}"]
+        assert archive["status"] == "Enabled"
+        assert archive["filter"] == {"and": {
+            "prefix": f"analyzed/{verdict}/", "objectSizeGreaterThan": s.archive_min_object_bytes}}
+        assert archive["transitions"] == [
+            {"days": s.archive_days, "storageClass": s.archive_storage_class}
+        ]
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {
         "noncurrentDays": s.noncurrent_version_days
     }
@@ -324,6 +326,8 @@ def test_outputs(run: ProgramRun) -> None:
         "topic_arn": _topic(run, "notification-topic").outputs["arn"],
         "ops_topic_arn": _topic(run, "monitoring-ops-topic").outputs["arn"],
         "function_name": f"image-pipeline-{run.stack}-analyzer",
+        "dashboard_name": f"imgpipe-{run.stack}",
+        "reviewer_policy_arn": run.one("aws:iam/policy:Policy").outputs["arn"],
         "table_name": run.one("aws:dynamodb/table:Table").outputs["name"],
         "rules_file": f"rules/{run.stack}.yaml",
         "code_sha256": run.outputs["code_sha256"],

@@ -11,22 +11,20 @@ from urllib.parse import unquote_plus
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from infra.mockrun import ProgramRun
-from tests.infra.aws_world import SAMPLE_JPEG, World, apply_queueing, drain, is_test_event
 from tests.infra.conftest import settings_of
+from tests.support.deployed import SAMPLE_JPEG, DeployedWorld, apply_queueing, is_test_event
+from tests.support.deployed import receive as drain
 
 
 @pytest.fixture
-def aws(run: ProgramRun, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[World, Any, Any]]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        session = boto3.Session(region_name=run.named(
-            f"imgpipe-{run.stack}-queueing-queue").outputs["arn"].split(":")[3])
-        world = apply_queueing(run, session)
-        yield world, session.client("s3"), session.client("sqs")
+def deployed(run: ProgramRun, aws: None) -> Iterator[tuple[DeployedWorld, Any, Any]]:
+    """The program's queueing resources in moto: (world, s3, sqs)."""
+    session = boto3.Session(region_name=run.named(
+        f"imgpipe-{run.stack}-queueing-queue").outputs["arn"].split(":")[3])
+    world = apply_queueing(run, session)
+    yield world, session.client("s3"), session.client("sqs")
 
 
 def _keys(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -40,9 +38,9 @@ def _keys(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_uploads_under_images_arrive_once_and_outputs_never(
-    aws: tuple[World, Any, Any],
+    deployed: tuple[DeployedWorld, Any, Any],
 ) -> None:
-    w, s3, sqs = aws
+    w, s3, sqs = deployed
     body = SAMPLE_JPEG.read_bytes()
     # WHEN an image is uploaded under images/, and the function's kind of writes happen
     s3.put_object(Bucket=w.bucket, Key="images/cam 1/cat.jpg", Body=body)
@@ -52,8 +50,8 @@ def test_uploads_under_images_arrive_once_and_outputs_never(
     assert _keys(drain(sqs, w.queue_url)) == [("ObjectCreated:Put", "images/cam 1/cat.jpg")]
 
 
-def test_every_kind_of_object_creation_is_delivered(aws: tuple[World, Any, Any]) -> None:
-    w, s3, sqs = aws
+def test_every_kind_of_object_creation_is_delivered(deployed: tuple[DeployedWorld, Any, Any]) -> None:
+    w, s3, sqs = deployed
     body = SAMPLE_JPEG.read_bytes()
     s3.put_object(Bucket=w.bucket, Key="staging/a.jpg", Body=body)
     # WHEN objects are created under images/ by copy and by multipart upload
@@ -75,9 +73,9 @@ def test_every_kind_of_object_creation_is_delivered(aws: tuple[World, Any, Any])
 
 
 def test_poison_message_reaches_the_dlq_after_max_receive_count(
-    run: ProgramRun, aws: tuple[World, Any, Any]
+    run: ProgramRun, deployed: tuple[DeployedWorld, Any, Any]
 ) -> None:
-    w, s3, sqs = aws
+    w, s3, sqs = deployed
     max_receive = settings_of(run.stack).max_receive_count
     drain(sqs, w.queue_url)  # the s3:TestEvent
     sqs.purge_queue(QueueUrl=w.queue_url)
@@ -93,9 +91,9 @@ def test_poison_message_reaches_the_dlq_after_max_receive_count(
 
 
 def test_queue_attributes_are_the_declared_ones(
-    run: ProgramRun, aws: tuple[World, Any, Any]
+    run: ProgramRun, deployed: tuple[DeployedWorld, Any, Any]
 ) -> None:
-    w, _, sqs = aws
+    w, _, sqs = deployed
     s = settings_of(run.stack)
     attrs = sqs.get_queue_attributes(QueueUrl=w.queue_url, AttributeNames=["All"])["Attributes"]
     assert int(attrs["VisibilityTimeout"]) == s.visibility_timeout_seconds

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_testkit import ALL_NEEDS, SAMPLES
 
 from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage
 from imgpipe.local.detector import LocalDetector
 from imgpipe.local.replay import RecordingDetector, RecordingStore
 from imgpipe.report.browser import find_chromium
+from tests.support.fakes import ALL_NEEDS
+from tests.support.paths import SAMPLES
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from local_testkit import ALL_NEEDS, sample
 
 from analyzer.ports import BytesImage
 from imgpipe.local.detector import LocalDetector, LocalModels
 from imgpipe.local.labels import FaceBox
 from rules import Needs
+from tests.support.fakes import ALL_NEEDS
+from tests.support.paths import sample
 
 
 def test_one_thread_per_image_runs_everything_in_sequence() -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-from local_testkit import DEMO_RULES, ROOT, SAMPLES
 from moto import mock_aws
 
 from analyzer.app import Analyzer
@@ -28,6 +27,7 @@ from analyzer.ports import BytesImage, Detection, ImageSource, S3Image
 from imgpipe.local.replay import RecordingStore, ReplayDetector
 from imgpipe.local.runner import LocalRun, collect_inputs
 from rules import Needs, load_ruleset
+from tests.support.paths import DEMO_RULES, ROOT, SAMPLES
 
 REGION = "eu-west-1"
 COMPARED = ("verdict", "categories", "matches", "reason", "features")

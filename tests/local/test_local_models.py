@@ -8,13 +8,14 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from local_testkit import ALL_NEEDS, PHOTOS, sample
 
 from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage, S3Image
 from imgpipe.local import moderation
 from imgpipe.local.detector import LocalDetector
 from rules import Analysis, Needs
+from tests.support.fakes import ALL_NEEDS
+from tests.support.paths import PHOTOS, sample
 
 pytestmark = pytest.mark.slow
 

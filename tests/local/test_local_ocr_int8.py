@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from local_testkit import PHOTOS, SAMPLES
 
 from imgpipe.local import quantize
 from imgpipe.local.errors import LocalError
 from imgpipe.local.ocr import TextReader
 from imgpipe.local.quantize import DetModel, det_model
+from tests.support.paths import PHOTOS, SAMPLES
 
 pytestmark = pytest.mark.slow
 

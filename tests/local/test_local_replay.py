@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_testkit import ROOT, sample
 
 from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage, Detection, ImageSource
@@ -15,6 +14,7 @@ from imgpipe.local.backends import Backend, BackendConfigError, make_detector
 from imgpipe.local.errors import RecordingMismatchError, RecordingNotFoundError
 from imgpipe.local.replay import RecordingDetector, RecordingStore, ReplayDetector, content_hash
 from rules import Needs
+from tests.support.paths import ROOT, sample
 
 # real boto3 payloads of the analyzer's fixtures
 LABELS = json.loads((ROOT / "tests/events/rekognition/detect_labels/cat.json").read_text())

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_testkit import DEMO_RULES, SAMPLES
 
 from imgpipe.local.replay import RecordingStore, ReplayDetector
 from imgpipe.local.runner import LocalRun, RunSummary, collect_inputs
 from imgpipe.report import Browser, render_report
 from rules import load_ruleset
+from tests.support.paths import DEMO_RULES, SAMPLES
 
 pytestmark = pytest.mark.browser
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_testkit import DEMO_RULES, PHOTOS, ROOT, SAMPLES
 
 from analyzer.precheck import SNIFF_BYTES, precheck
+from tests.support.paths import DEMO_RULES, PHOTOS, ROOT, SAMPLES
 
 IMGPIPE = shutil.which("imgpipe", path=str(Path(sys.executable).parent))
 WILDLIFE = ROOT / "rules" / "presets" / "wildlife.yaml"

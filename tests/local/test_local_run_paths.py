@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_testkit import DEMO_RULES, SAMPLES
 
 from imgpipe.local.paths import WalkReport, walk_folder
 from imgpipe.local.runner import collect_inputs
 from imgpipe.local.storage import FolderStorage, ForeignFileError
+from tests.support.paths import DEMO_RULES, SAMPLES
 
 IMGPIPE = shutil.which("imgpipe", path=str(Path(sys.executable).parent))
 CAT = SAMPLES / "animals" / "cat.jpg"

@@ -25,14 +25,12 @@ from urllib.parse import quote_plus
 
 import pytest
 from PIL import Image
-from reliability_kit import (
-    INPUT,
-    FaultPlan,
-    LambdaContext,
-    MotoStack,
-    load_event,
-    picture,
-)
+
+from tests.support.fakes import FakeContext
+from tests.support.faults import FaultPlan
+from tests.support.images import picture
+from tests.support.paths import load_event
+from tests.support.world import INPUT, MotoStack
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -193,7 +191,7 @@ def run(bad: Bad) -> tuple[MotoStack, FaultPlan]:
         for body in bad.bodies(stack):
             stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan, decode=True).handle)
+    stack.drain(stack.analyzer(plan=plan, decode=True).handle)
     return stack, plan
 
 
@@ -267,7 +265,7 @@ def test_body_with_several_records_processes_each_once() -> None:
 
     # WHEN drained
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
 
     # THEN each image is analysed once and announced once
     tally = stack.check(plan, keys=keys)
@@ -289,7 +287,7 @@ def test_sns_wrapped_s3_event_is_unwrapped() -> None:
 
     # WHEN drained  THEN it is analysed
     plan = FaultPlan()
-    stack.drain(stack.analyzer(plan).handle)
+    stack.drain(stack.analyzer(plan=plan).handle)
     assert stack.keys("analyzed/") == {"analyzed/success/fan/cat.jpg"}
 
 
@@ -297,10 +295,10 @@ def test_direct_s3_invocation_is_not_processed() -> None:
     # GIVEN an S3 event delivered to the function directly (an S3 -> Lambda trigger, unsupported)
     stack = MotoStack()
     key = stack.upload("direct/cat.jpg", jpeg())
-    analyzer = stack.analyzer(FaultPlan())
+    analyzer = stack.analyzer(plan=FaultPlan())
 
     # WHEN the handler receives it
-    response = analyzer.handle(s3_event(stack.bucket, key), LambdaContext())
+    response = analyzer.handle(s3_event(stack.bucket, key), FakeContext(remaining_ms=0))
 
     # THEN its record is reported as failed (it is not an SQS message) and nothing moves
     assert response == {"batchItemFailures": [{"itemIdentifier": "<record 0>"}]}
@@ -311,8 +309,8 @@ def test_direct_s3_invocation_is_not_processed() -> None:
                          ids=["empty-batch", "no-records", "null-records"])
 def test_empty_or_shapeless_event_returns_no_failures(event: dict[str, object]) -> None:
     stack = MotoStack()
-    analyzer = stack.analyzer(FaultPlan())
-    assert analyzer.handle(event, LambdaContext()) == {"batchItemFailures": []}
+    analyzer = stack.analyzer(plan=FaultPlan())
+    assert analyzer.handle(event, FakeContext(remaining_ms=0)) == {"batchItemFailures": []}
 
 
 def test_mixed_batch_of_ten_fails_only_the_bad_records() -> None:
@@ -341,7 +339,7 @@ def test_mixed_batch_of_ten_fails_only_the_bad_records() -> None:
     plan = FaultPlan()
 
     # WHEN one invocation handles the batch
-    response = stack.analyzer(plan, decode=True).handle({"Records": records}, LambdaContext())
+    response = stack.analyzer(plan=plan, decode=True).handle({"Records": records}, FakeContext(remaining_ms=0))
 
     # THEN only the malformed body is a failure; each image is routed and announced once
     assert response == {"batchItemFailures": [{"itemIdentifier": "m7"}]}

@@ -9,20 +9,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from reliability_kit import (
-    Fault,
-    FaultPlan,
-    MotoStack,
-    aws_client,
-    client_error,
-    load_event,
-    picture,
-)
 from typer.testing import CliRunner
 
 from imgpipe.cli import app
 from imgpipe.ops import inspect_dlq, redrive
 from imgpipe.ops.errors import RedriveError
+from tests.support.faults import Fault, FaultPlan, aws_client, client_error
+from tests.support.images import picture
+from tests.support.paths import load_event
+from tests.support.world import MotoStack
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -288,7 +283,7 @@ def test_fix_the_cause_then_redrive_completes_the_work() -> None:
     stack = MotoStack()
     keys = [stack.upload(rel, picture()) for rel in ("d/cat 1.jpg", "d/weapon.jpg", "d/plain.jpg")]
     broken = FaultPlan([Fault("rekognition", "detect_labels", "AccessDeniedException", None)])
-    stack.drain(stack.analyzer(broken).handle)
+    stack.drain(stack.analyzer(plan=broken).handle)
     assert stack.check(broken, keys=keys).in_dlq == 3
     found = inspect_dlq(stack.sqs, stack.dlq_url, s3=stack.s3, wait_seconds=0)
     assert sorted(o.state for m in found for o in m.objects) == ["pending"] * 3
@@ -296,7 +291,7 @@ def test_fix_the_cause_then_redrive_completes_the_work() -> None:
     # WHEN the permission is fixed and the DLQ redriven
     fixed = FaultPlan()
     result = redrive(stack.sqs, stack.dlq_url, stack.queue_url, wait_seconds=0)
-    stack.drain(stack.analyzer(fixed).handle)
+    stack.drain(stack.analyzer(plan=fixed).handle)
 
     # THEN every image is analysed once and announced once
     assert result.moved == 3

@@ -6,13 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from reliability_kit import INPUT, RULES_YAML, FaultPlan, MotoStack, picture, ruleset
 from typer.testing import CliRunner
 
+from analyzer.layout import KeyLayout
 from imgpipe.cli import app
 from imgpipe.ops import reprocess
 from imgpipe.ops.errors import ReprocessError
 from imgpipe.ops.reprocess import _delete_seen, split_prefix
+from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
+from tests.support.fakes import reliability_ruleset as ruleset
+from tests.support.faults import FaultPlan
+from tests.support.images import picture
+from tests.support.world import INPUT, MotoStack
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -26,7 +31,7 @@ def analysed_stack(versioned: bool = True) -> tuple[MotoStack, list[str]]:
     stack = MotoStack(versioned=versioned)
     keys = [stack.upload(rel, picture()) for rel in IMAGES]
     first = FaultPlan()
-    stack.drain(stack.analyzer(first).handle)
+    stack.drain(stack.analyzer(plan=first).handle)
     assert stack.check(first, keys=keys).analysed == len(keys)
     return stack, keys
 
@@ -48,7 +53,7 @@ def test_rule_change_then_reprocess_routes_by_the_new_rules(versioned: bool) -> 
     result = reprocess(stack.s3, stack.bucket, "r/", dynamodb=stack.ddb, table_name=stack.table)
     stack.rules = ruleset(CATS_REJECTED)
     second = FaultPlan()
-    stack.drain(stack.analyzer(second).handle)
+    stack.drain(stack.analyzer(plan=second).handle)
 
     # THEN the three images under r/ were analysed anew (not answered from the idempotency store)
     assert result.requeued == 3 and result.skipped == 0
@@ -117,12 +122,12 @@ def test_only_the_version_seen_is_deleted() -> None:
     ("analyzed/failure", (("failure",), "")),
 ])
 def test_prefix_forms(prefix: str, expected: tuple[object, str]) -> None:
-    assert split_prefix(prefix, input_prefix="images/", output_prefix="analyzed/") == expected
+    assert split_prefix(prefix, KeyLayout("images/", "analyzed/")) == expected
 
 
 def test_unknown_verdict_folder_is_an_error() -> None:
     with pytest.raises(ReprocessError, match="analyzed/<success"):
-        split_prefix("analyzed/bogus/x", input_prefix="images/", output_prefix="analyzed/")
+        split_prefix("analyzed/bogus/x", KeyLayout("images/", "analyzed/"))
 
 
 def test_cli_reprocess_with_outputs(tmp_path: Path) -> None:

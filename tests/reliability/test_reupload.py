@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from reliability_kit import INPUT, FaultPlan, LambdaContext, MotoStack, picture
+
+from tests.support.fakes import FakeContext
+from tests.support.faults import FaultPlan
+from tests.support.images import picture
+from tests.support.world import INPUT, MotoStack
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -19,7 +23,7 @@ def deliver(stack: MotoStack, plan: FaultPlan, sequencer: str) -> dict[str, obje
     body["Records"][0]["s3"]["object"]["sequencer"] = sequencer
     record = {"messageId": f"m-{sequencer}", "receiptHandle": "r", "body": json.dumps(body),
               "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs"}
-    return stack.analyzer(plan).handle({"Records": [record]}, LambdaContext())
+    return stack.analyzer(plan=plan).handle({"Records": [record]}, FakeContext(remaining_ms=0))
 
 
 def test_reupload_of_different_bytes_is_analysed_again() -> None:

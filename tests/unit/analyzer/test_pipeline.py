@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from analyzer_testkit import (
-    FakeDetector,
-    MemoryStorage,
-    RecordingNotifier,
-    picture,
-    rekognition_response,
-    sample,
-)
 from botocore.exceptions import ClientError
 
 from analyzer.errors import PermanentImageError
 from analyzer.pipeline import (
     ImageOutcome,
+    KeyLayout,
     OutsideInputPrefixError,
     Pipeline,
     PipelineSettings,
@@ -26,6 +19,9 @@ from analyzer.pipeline import (
 from analyzer.ports import ObjectRef
 from analyzer.precheck import Limits
 from rules import Ruleset, parse_ruleset
+from tests.support.fakes import FakeDetector, MemoryStorage, RecordingNotifier
+from tests.support.images import picture
+from tests.support.paths import rekognition_response, sample
 
 WILDLIFE = """
 version: 1
@@ -227,7 +223,8 @@ def test_keys_outside_the_input_prefix_are_refused() -> None:
 
 
 def test_local_style_empty_input_prefix() -> None:
-    pipeline, _storage, *_ = make({"trip/cat.jpg": sample("animals/cat.jpg")}, input_prefix="")
+    pipeline, _storage, *_ = make({"trip/cat.jpg": sample("animals/cat.jpg")},
+                                  layout=KeyLayout(input_prefix=""))
     assert pipeline.process("trip/cat.jpg").destination_key == "analyzed/success/trip/cat.jpg"
 
 

@@ -6,7 +6,6 @@ import io
 import struct
 
 import pytest
-from analyzer_testkit import picture, sample
 from PIL import Image
 
 from analyzer.precheck import (
@@ -18,6 +17,8 @@ from analyzer.precheck import (
     precheck,
     sniff,
 )
+from tests.support.images import picture
+from tests.support.paths import sample
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:

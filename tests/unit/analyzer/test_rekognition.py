@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from analyzer_testkit import rekognition_response
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
@@ -15,6 +14,7 @@ from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage, S3Image
 from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
 from rules import Needs
+from tests.support.paths import rekognition_response
 
 IMAGE = S3Image(bucket="imgpipe-dev-images", key="images/a/b c.jpg")
 S3_PARAM = {"S3Object": {"Bucket": "imgpipe-dev-images", "Name": "images/a/b c.jpg"}}

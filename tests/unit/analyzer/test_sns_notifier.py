@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
+from analyzer.messages import verdict_messages
 from analyzer.ports import Notification
 from analyzer.sns import SnsNotifier, sns_subject
 
@@ -32,14 +33,20 @@ def test_publish_shape() -> None:
         stub.add_response("publish", {"MessageId": "1"}, {
             "TopicArn": TOPIC,
             "Subject": "imgpipe review: ?t?/b c.jpg (people)",
-            "Message": json.dumps(dict(NOTE.body), ensure_ascii=False),
+            "Message": verdict_messages(NOTE.body, "dev"),
+            "MessageStructure": "json",
             "MessageAttributes": {
                 "verdict": {"DataType": "String", "StringValue": "review"},
                 "categories": {"DataType": "String.Array", "StringValue": '["people"]'},
             },
         })
-        SnsNotifier(client, TOPIC).notify(NOTE)
+        SnsNotifier(client, TOPIC, stack="dev").notify(NOTE)
         stub.assert_no_pending_responses()
+    # one text per protocol; machines keep the JSON body, versioned
+    message = json.loads(verdict_messages(NOTE.body, "dev"))
+    assert set(message) == {"default", "sms", "email"}
+    assert json.loads(message["default"]) == {
+        "schema": "imgpipe.notification/1", "event": "verdict", **NOTE.body}
 
 
 def test_empty_categories_are_an_empty_array() -> None:
@@ -47,13 +54,14 @@ def test_empty_categories_are_an_empty_array() -> None:
     note = Notification("s", {"verdict": "failure"}, "failure", ())
     with Stubber(client) as stub:
         stub.add_response("publish", {"MessageId": "1"}, {
-            "TopicArn": TOPIC, "Subject": "s", "Message": '{"verdict": "failure"}',
+            "TopicArn": TOPIC, "Subject": "s", "Message": verdict_messages(note.body, "dev"),
+            "MessageStructure": "json",
             "MessageAttributes": {
                 "verdict": {"DataType": "String", "StringValue": "failure"},
                 "categories": {"DataType": "String.Array", "StringValue": "[]"},
             },
         })
-        SnsNotifier(client, TOPIC).notify(note)
+        SnsNotifier(client, TOPIC, stack="dev").notify(note)
 
 
 def test_subject_is_ascii_one_line_and_short() -> None:

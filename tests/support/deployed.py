@@ -1,24 +1,25 @@
-"""Recreate in moto the resources the program declares, under the SAME names and ARNs the mocks
-produced (account 123456789012, the stack's region), so the program's own policy documents and
-settings apply verbatim."""
+"""The resources the Pulumi program declares, recreated in moto under the SAME names and ARNs the
+mocks produced (account 123456789012, the stack's region), so the program's own policy documents
+and settings apply verbatim. Use inside the ``aws`` fixture of :mod:`tests.support.world`; the
+SQS event for the handler is :func:`tests.support.emulator.sqs_event`."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 
 from infra.mockrun import ProgramRun
+from tests.support.paths import SAMPLE_JPEG
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_JPEG = ROOT / "samples" / "animals" / "cat.jpg"
+__all__ = ["SAMPLE_JPEG", "DeployedWorld", "apply_everything", "apply_queueing", "describe",
+           "is_test_event", "receive"]
 
 
 @dataclass
-class World:
+class DeployedWorld:
     region: str
     bucket: str
     bucket_arn: str
@@ -32,12 +33,12 @@ class World:
     policy: str
 
 
-def describe(run: ProgramRun) -> World:
+def describe(run: ProgramRun) -> DeployedWorld:
     bucket = run.named(f"imgpipe-{run.stack}-storage-bucket").outputs
     queue = run.named(f"imgpipe-{run.stack}-queueing-queue").outputs
     dlq = run.named(f"imgpipe-{run.stack}-queueing-dlq").outputs
     fn = run.one("aws:lambda/function:Function").inputs
-    return World(
+    return DeployedWorld(
         region=queue["arn"].split(":")[3],
         bucket=bucket["bucket"],
         bucket_arn=bucket["arn"],
@@ -59,7 +60,7 @@ def create_bucket(s3: Any, name: str, region: str) -> None:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
 
 
-def apply_queueing(run: ProgramRun, session: boto3.Session) -> World:
+def apply_queueing(run: ProgramRun, session: boto3.Session) -> DeployedWorld:
     """Bucket, queue, DLQ, redrive, queue policy and THE bucket notification, as declared."""
     w = describe(run)
     s3, sqs = session.client("s3"), session.client("sqs")
@@ -100,7 +101,7 @@ def apply_queueing(run: ProgramRun, session: boto3.Session) -> World:
     return w
 
 
-def apply_everything(run: ProgramRun, session: boto3.Session) -> World:
+def apply_everything(run: ProgramRun, session: boto3.Session) -> DeployedWorld:
     """Queueing plus the topic and the idempotency table."""
     w = apply_queueing(run, session)
     session.client("sns").create_topic(Name=w.topic_arn.rsplit(":", 1)[1])
@@ -116,7 +117,7 @@ def apply_everything(run: ProgramRun, session: boto3.Session) -> World:
     return w
 
 
-def drain(sqs: Any, queue_url: str, rounds: int = 5) -> list[dict[str, Any]]:
+def receive(sqs: Any, queue_url: str, rounds: int = 5) -> list[dict[str, Any]]:
     """Receive what is there (bounded), without deleting."""
     got: list[dict[str, Any]] = []
     for _ in range(rounds):
@@ -129,26 +130,6 @@ def drain(sqs: Any, queue_url: str, rounds: int = 5) -> list[dict[str, Any]]:
             break
         got += messages
     return got
-
-
-def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    """The SQS event Lambda's event source mapping would pass for these messages."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-            for m in messages
-        ]
-    }
 
 
 def is_test_event(message: dict[str, Any]) -> bool:
