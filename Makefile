@@ -58,8 +58,9 @@ lint: venv
 	$(BIN)/mypy rules
 	$(BIN)/lint-imports
 
+# bench/local_accuracy.py fetches its photos (packages) once into ~/.cache/imgpipe, then runs offline.
 bench: venv
-	@for b in bench/*_bench.py bench/ocr_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*_bench.py bench/ocr_accuracy.py bench/local_accuracy.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf out build dist .pytest_cache .mypy_cache .ruff_cache *.egg-info

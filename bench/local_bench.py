@@ -8,6 +8,8 @@ Measures, on this machine:
   CPUs OCR runs beside the other models and each model has the threads ``LocalModels`` gives it);
 - the same with RapidOCR's float32 text detector instead of the shipped int8 one
   (``imgpipe.local.quantize``), interleaved image by image with it, and the ratio;
+- the same with the legacy label models (``IMGPIPE_LOCAL_MODELS=legacy``: Haar faces, no object
+  detector) instead of YOLOX-Nano + CenterFace, interleaved image by image too;
 - cold start to first result: a fresh Python process that imports, loads the models the rules
   need and analyses one photo;
 - peak memory (max RSS) of a process that loads all models and analyses every photo;
@@ -114,6 +116,7 @@ class _Timer:
 
 ALL_THREE = "all three analyses (detect, decode included)"
 ALL_THREE_FP32 = "all three, float32 text detection"
+ALL_THREE_LEGACY = "all three, legacy label models (Haar faces)"
 TEXT = "text (RapidOCR, int8 detection)"
 TEXT_FP32 = "text (RapidOCR, float32 detection)"
 
@@ -131,6 +134,7 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
 
     detector = LocalDetector()
     fp32 = LocalDetector(LocalModels(text_det=DetModel("fp32", None, "bench baseline")))
+    legacy = LocalDetector(LocalModels(label_models="legacy"))
     models = detector.models
     needs = Needs.of("labels", "moderation", "text")
     models.load(needs)
@@ -138,11 +142,17 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
     fp32.models._models.update(  # share every other model: only text detection differs
         {k: v for k, v in models._models.items() if k != "ocr"}
     )
+    legacy.models.load(Needs.of("labels"))  # its own (Haar) faces; every other model shared
+    legacy.models._models.update(
+        {k: v for k, v in models._models.items() if k not in ("faces", "objects")}
+    )
     images = photos_at(SIDE)
     rgbs = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for _, data in images]
     steps: dict[str, Callable[[Any], Any]] = {
         "classifier (EfficientNet-Lite0)": lambda rgb: models.classifier().probabilities(rgb),
-        "faces (Haar cascade)": lambda rgb: models.faces().detect(rgb),
+        "objects (YOLOX-Nano)": lambda rgb: models.objects().detect(rgb),
+        "faces (CenterFace; run only with a person)": lambda rgb: models.faces().detect(rgb),
+        "faces (Haar cascade, legacy)": lambda rgb: legacy.models.faces().detect(rgb),
         "moderation (open_nsfw)": lambda rgb: models.nsfw().classify(rgb),
         TEXT: lambda rgb: models.ocr().read(rgb),
         TEXT_FP32: lambda rgb: fp32.models.ocr().read(rgb),
@@ -161,6 +171,7 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
             for label, run, want in (
                 (f"  all three: {rel}", detector, needs),
                 (f"  float32 text detection: {rel}", fp32, needs),
+                (f"  legacy label models: {rel}", legacy, needs),
                 ("labels + moderation, no text (detect)", detector, no_text),
             ):
                 timer.time(label, lambda run=run, want=want, image=image: run.detect(image, want))
@@ -168,6 +179,7 @@ def latency(reps: int) -> dict[str, dict[str, float]]:
     for label, prefix in (
         (ALL_THREE, "  all three: "),
         (ALL_THREE_FP32, "  float32 text detection: "),
+        (ALL_THREE_LEGACY, "  legacy label models: "),
     ):
         keys = [k for k in timer.wall if k.startswith(prefix)]
         out[label] = ms(
@@ -201,7 +213,8 @@ _COLD = textwrap.dedent(
 )
 
 
-def cold_start() -> dict[str, object]:
+def cold_start(label_models: str = "detector") -> dict[str, object]:
+    """One fresh process; ``label_models`` is passed as ``IMGPIPE_LOCAL_MODELS``."""
     script = _COLD.format(
         root=str(ROOT),
         rules=str(RULES),
@@ -213,6 +226,7 @@ def cold_start() -> dict[str, object]:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "IMGPIPE_LOCAL_MODELS": label_models},
     )
     data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return data
@@ -272,6 +286,7 @@ def main() -> None:
         f"load average before: {os.getloadavg()[0]:.2f}"
     )
     cold = cold_start()
+    cold_legacy = cold_start("legacy")
     lat = latency(reps)
     runs = [run_throughput(50, 1), run_throughput(50, 2)]
 
@@ -286,12 +301,18 @@ def main() -> None:
     ratios = {
         "text": lat[TEXT_FP32]["cpu_median"] / lat[TEXT]["cpu_median"],
         "all three": lat[ALL_THREE_FP32]["median"] / lat[ALL_THREE]["median"],
+        "legacy labels / new, all three": lat[ALL_THREE_LEGACY]["median"]
+        / lat[ALL_THREE]["median"],
     }
     from imgpipe.local.quantize import det_model
 
     print(
         f"\nint8 vs float32 text detection, same rounds: text CPU {ratios['text']:.2f}x less, "
         f"all three wall {ratios['all three']:.2f}x faster (model in use: {det_model().precision})"
+    )
+    print(
+        f"legacy label models vs YOLOX-Nano + CenterFace, same rounds: all three wall "
+        f"{ratios['legacy labels / new, all three']:.2f}x the new models' median"
     )
     print("\nmodel load (ms, fresh process):")
     for name, value in dict(cold["load_ms"]).items():  # type: ignore[call-overload]
@@ -301,6 +322,11 @@ def main() -> None:
         f"{cold['cold_start_s']:.2f} s"
     )
     print(f"peak memory (max RSS, all models + every photo): {cold['max_rss_mb']:.0f} MB")
+    print(
+        f"legacy label models (IMGPIPE_LOCAL_MODELS=legacy), next fresh process: cold start "
+        f"{cold_legacy['cold_start_s']:.2f} s, peak memory {cold_legacy['max_rss_mb']:.0f} MB, "
+        f"loads {json.dumps({k: round(v) for k, v in dict(cold_legacy['load_ms']).items()})}"  # type: ignore[call-overload]
+    )
     print("\nimgpipe run on 50 photos (demo rules: labels + moderation + text):")
     for run in runs:
         print(
@@ -310,7 +336,17 @@ def main() -> None:
     print(
         f"load average after: {os.getloadavg()[0]:.2f} (other processes on the machine skew wall times)"
     )
-    print(json.dumps({"latency_ms": lat, "int8_ratios": ratios, "cold": cold, "run": runs}))
+    print(
+        json.dumps(
+            {
+                "latency_ms": lat,
+                "ratios": ratios,
+                "cold": cold,
+                "cold_legacy": cold_legacy,
+                "run": runs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

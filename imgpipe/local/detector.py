@@ -4,7 +4,12 @@ Responses have exactly the shapes boto3 returns for DetectLabels, DetectModerati
 DetectText, so the same rules apply to them:
 
 - labels: EfficientNet-Lite0 (ImageNet-1k) mapped onto general labels with parents
-  (:mod:`imgpipe.local.labels`), plus ``Person``/``Face`` from OpenCV's Haar cascade;
+  (:mod:`imgpipe.local.labels`), merged with YOLOX-Nano's objects (80 COCO classes with boxes:
+  ``Person``, vehicles, animals, ...; :mod:`imgpipe.local.objects`) and CenterFace's faces
+  (``Face`` with boxes, run only when a person was detected; :mod:`imgpipe.local.faces`).
+  ``IMGPIPE_LOCAL_MODELS=legacy`` selects the previous models instead (no object detector,
+  ``Person``/``Face`` from OpenCV's Haar cascade), kept so ``bench/local_accuracy.py`` can
+  compare them;
 - moderation: open_nsfw mapped onto the model-7 taxonomy (:mod:`imgpipe.local.moderation`);
 - text: RapidOCR lines and words (:mod:`imgpipe.local.ocr`).
 
@@ -16,6 +21,7 @@ Threads: see :class:`LocalModels` (how many each model gets) and :meth:`LocalDet
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +53,18 @@ MODEL_VERSIONS = {
     "DetectText": "local:rapidocr",
 }
 
+#: Environment variable choosing the label models: ``detector`` (default) or ``legacy``.
+MODELS_ENV = "IMGPIPE_LOCAL_MODELS"
+LABEL_MODELS = ("detector", "legacy")
+
+
+def label_models_from_env() -> str:
+    """``detector`` or ``legacy``, from :data:`MODELS_ENV` (anything else is an error)."""
+    value = os.environ.get(MODELS_ENV, "detector").strip().lower() or "detector"
+    if value not in LABEL_MODELS:
+        raise LocalError(f"{MODELS_ENV}={value!r}: expected one of {', '.join(LABEL_MODELS)}")
+    return value
+
 
 class LocalModels:
     """The offline models, each built on first use and only once (thread-safe).
@@ -63,8 +81,18 @@ class LocalModels:
     (4 interleaved rounds): all three analyses 0-21 % faster at the median, a little more CPU.
     """
 
-    def __init__(self, *, threads: int | None = None, text_det: DetModel | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        text_det: DetModel | None = None,
+        label_models: str | None = None,
+    ) -> None:
         budget = max(1, threads or cpu_count())
+        #: ``detector`` (objects + neural faces) or ``legacy`` (Haar faces); default from the env
+        self.label_models = label_models or label_models_from_env()
+        if self.label_models not in LABEL_MODELS:
+            raise LocalError(f"label models {self.label_models!r}: expected one of {LABEL_MODELS}")
         #: the text-detection model for RapidOCR (None: :func:`~imgpipe.local.quantize.det_model`)
         self.text_det = text_det
         #: True when text recognition runs concurrently with the other models
@@ -97,10 +125,27 @@ class LocalModels:
 
         return self._get("classifier", lambda: EfficientNetLite0(threads=self.threads))
 
-    def faces(self) -> Any:
-        from imgpipe.local.faces import FaceDetector
+    @property
+    def legacy(self) -> bool:
+        return self.label_models == "legacy"
 
-        return self._get("faces", FaceDetector)
+    def faces(self) -> Any:
+        from imgpipe.local.faces import FaceDetector, HaarFaceDetector
+
+        if self.legacy:
+            return self._get("faces", HaarFaceDetector)
+        return self._get("faces", lambda: FaceDetector(threads=self.threads))
+
+    def objects(self) -> Any:
+        from imgpipe.local.objects import ObjectDetector
+
+        return self._get("objects", lambda: ObjectDetector(threads=self.threads))
+
+    @property
+    def label_model_version(self) -> str:
+        if self.legacy:
+            return labels_mod.LEGACY_LABEL_MODEL_VERSION
+        return labels_mod.LABEL_MODEL_VERSION
 
     def nsfw(self) -> Any:
         def build() -> Any:
@@ -128,6 +173,8 @@ class LocalModels:
         if needs.labels or needs.moderation:
             self.classifier()
         if needs.labels:
+            if not self.legacy:
+                self.objects()
             self.faces()
             labels_mod.label_map()
         if needs.moderation:
@@ -215,10 +262,9 @@ class LocalDetector:
             classify_ms = (time.perf_counter() - started) * 1000
         if needs.labels:
             started = time.perf_counter()
-            faces = self.models.faces().detect(rgb)
             response: dict[str, Any] = {
-                "Labels": labels_mod.label_map().labels(probs, faces),  # type: ignore[arg-type]
-                "LabelModelVersion": labels_mod.LABEL_MODEL_VERSION,
+                "Labels": self._labels(rgb, probs),  # type: ignore[arg-type]
+                "LabelModelVersion": self.models.label_model_version,
             }
             if "IMAGE_PROPERTIES" in needs.labels:
                 response["ImageProperties"] = image_properties(rgb)
@@ -228,6 +274,24 @@ class LocalDetector:
             score = float(self.models.nsfw().classify(rgb).nsfw)
             response = moderation_mod.response(score, probs)
             self._record(detection, "DetectModerationLabels", "moderation", response, started, 0.0)
+
+    def _labels(self, rgb: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]]:
+        """Classifier + objects + faces (or, legacy, classifier + Haar faces) -> Labels."""
+        table = labels_mod.label_map()
+        if self.models.legacy:
+            return table.labels(probs, self.models.faces().detect(rgb))
+        from imgpipe.local.objects import confirm_close_ups
+
+        objects = self.models.objects().detect(rgb)
+        # faces only where a person is: no face on flowers, coins or fur, and no cost without one
+        person = table.coco.index("Person")
+        faces = (
+            self.models.faces().detect(rgb) if any(o.class_id == person for o in objects) else []
+        )
+        objects = confirm_close_ups(objects, faces, person)
+        if not any(o.class_id == person for o in objects):
+            faces = []  # a face is reported only with its person
+        return table.labels(probs, faces, objects=objects)
 
     @classmethod
     def _record(
@@ -250,4 +314,4 @@ class LocalDetector:
         detection.responses[feature] = response
         detection.calls[api] = detection.calls.get(api, 0) + 1
         detection.timings_ms[api] = round(elapsed_ms, 3)
-        detection.model_versions[api] = MODEL_VERSIONS[api]
+        detection.model_versions[api] = response.get("LabelModelVersion", MODEL_VERSIONS[api])

@@ -40,6 +40,11 @@ main { display:grid; grid-template-columns:repeat(auto-fill,minmax(340px,1fr)); 
 .placeholder { height:180px; display:flex; align-items:center; justify-content:center; color:#d0d5dd; font-size:13px; line-height:1.4; text-align:center; padding:12px; }
 .box { position:absolute; border:2px solid #facc15; border-radius:2px; line-height:1.2; }
 .box.text { border-color:#38bdf8; }
+.box.inside span { top:0; left:0; }
+.box.person { border-color:#f43f5e; } .box.person span { background:#f43f5e; color:#fff; }
+.box.face { border-color:#fb923c; } .box.face span { background:#fb923c; }
+.box.animal { border-color:#22c55e; } .box.animal span { background:#22c55e; }
+.box.vehicle { border-color:#a855f7; } .box.vehicle span { background:#a855f7; color:#fff; }
 .box span { position:absolute; left:-2px; top:-18px; background:#facc15; color:#111; font-size:11px; padding:1px 4px; white-space:nowrap; border-radius:2px; }
 .box.text span { background:#38bdf8; top:auto; bottom:-17px; display:none; z-index:2; }
 .box.text:hover span { display:block; }
@@ -109,29 +114,60 @@ def _box_div(box: dict[str, Any], caption: str, kind: str) -> str:
     except (KeyError, TypeError, ValueError):
         return ""
     style = f"left:{left:.2f}%;top:{top:.2f}%;width:{width:.2f}%;height:{height:.2f}%"
+    if kind.startswith("label") and top < 6:
+        kind += " inside"  # a box at the image's top edge: its caption inside, not cut off
     return f'<div class="box {kind}" style="{style}" title="{_e(caption)}"><span>{_e(caption)}</span></div>'
 
 
+def box_kind(label: dict[str, Any]) -> str:
+    """The colour family of a label's boxes: person, face, animal, vehicle or object."""
+    name = str(label.get("Name"))
+    parents = {str(p.get("Name")) for p in label.get("Parents") or () if isinstance(p, dict)}
+    if name == "Person":
+        return "person"
+    if name in ("Face", "Head"):
+        return "face"
+    if name == "Animal" or "Animal" in parents:
+        return "animal"
+    if name in ("Vehicle", "Transportation") or parents & {"Vehicle", "Transportation"}:
+        return "vehicle"
+    return "object"
+
+
 def boxes(responses: dict[str, Any]) -> list[str]:
-    """Overlay boxes: label instances (yellow) and text lines (blue)."""
+    """Overlay boxes: label instances (people red, faces orange, animals green, vehicles purple,
+    other objects yellow) and text lines (blue). Larger boxes first, so smaller ones (a face in
+    its person) are drawn on top."""
     out: list[str] = []
-    by_box: dict[tuple[float, ...], list[str]] = {}  # one box per place: "Person/Face 95%"
+    # one box per place: "Person/Face 95%"
+    by_box: dict[tuple[float, ...], tuple[str, str, list[str]]] = {}
     for label in (responses.get("labels") or {}).get("Labels") or ():
         for inst in label.get("Instances") or ():
             box = inst.get("BoundingBox")
             if box:
-                place = tuple(
-                    round(float(box.get(k, 0)), 4) for k in ("Left", "Top", "Width", "Height")
-                )
+                try:
+                    place = tuple(
+                        round(float(box.get(k, 0)), 4) for k in ("Left", "Top", "Width", "Height")
+                    )
+                except (TypeError, ValueError):
+                    continue
                 if place not in by_box:
-                    by_box[place] = [_pct(inst.get("Confidence")), str(label.get("Name"))]
+                    by_box[place] = (
+                        _pct(inst.get("Confidence")),
+                        box_kind(label),
+                        [str(label.get("Name"))],
+                    )
                 else:
-                    by_box[place].append(str(label.get("Name")))
-    for place, (pct, *names) in by_box.items():
+                    by_box[place][2].append(str(label.get("Name")))
+    for place, (pct, kind, names) in sorted(by_box.items(), key=lambda kv: -kv[0][2] * kv[0][3]):
         left, top, width, height = place
         caption = f"{'/'.join(names)} {pct}"
         out.append(
-            _box_div({"Left": left, "Top": top, "Width": width, "Height": height}, caption, "label")
+            _box_div(
+                {"Left": left, "Top": top, "Width": width, "Height": height},
+                caption,
+                f"label {kind}",
+            )
         )
     for det in (responses.get("text") or {}).get("TextDetections") or ():
         if det.get("Type") == "LINE":
@@ -247,7 +283,7 @@ def render_report(
 <main>
 {cards}
 </main>
-<footer>Boxes: <span style="color:#ca8a04">yellow</span> = label instances, <span style="color:#0284c7">blue</span> = text lines (hover to read).
+<footer>Boxes: label instances — <span style="color:#e11d48">people</span>, <span style="color:#ea580c">faces</span>, <span style="color:#16a34a">animals</span>, <span style="color:#9333ea">vehicles</span>, <span style="color:#ca8a04">other objects</span>; <span style="color:#0284c7">blue</span> = text lines (hover to read).
 Same pipeline core, pre-checks and rules as the Lambda; generated by <code>imgpipe run</code>.</footer>
 <script>{_JS}</script>
 </body></html>

@@ -47,7 +47,8 @@ class _Recorder:
         return np.full(1000, 1 / 1000)
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
-        self.threads["faces"] = threading.current_thread().name
+        # the object detector (and the face detector, which runs only when a person is found)
+        self.threads["detect"] = threading.current_thread().name
         return []
 
     def classify(self, rgb: np.ndarray) -> _Prediction:
@@ -71,6 +72,9 @@ class _FakeModels(LocalModels):
     def faces(self) -> Any:
         return self.recorder
 
+    def objects(self) -> Any:
+        return self.recorder
+
     def nsfw(self) -> Any:
         return self.recorder
 
@@ -86,7 +90,7 @@ def test_text_runs_in_a_helper_thread_only_with_a_split_budget(threads: int, hel
     detection = detector.detect(BytesImage(sample("animals/cat.jpg"), "cat"), ALL_NEEDS)
 
     here = threading.current_thread().name
-    assert {recorder.threads[m] for m in ("classifier", "faces", "nsfw")} == {here}
+    assert {recorder.threads[m] for m in ("classifier", "detect", "nsfw")} == {here}
     assert (recorder.threads["ocr"] != here) is helper
     assert set(detection.responses) == {"labels", "moderation", "text"}
     assert detection.calls == {"DetectLabels": 1, "DetectModerationLabels": 1, "DetectText": 1}

@@ -28,6 +28,8 @@ STATE = """JSON.stringify({
              .map(c => c.dataset.verdict),
   images: Array.from(document.querySelectorAll('.card img')).filter(i => i.complete && i.naturalWidth > 0).length,
   labelBoxes: document.querySelectorAll('.box.label').length,
+  kinds: Object.fromEntries(['person', 'face', 'animal', 'vehicle', 'object']
+             .map(k => [k, document.querySelectorAll('.box.label.' + k).length])),
   textBoxes: document.querySelectorAll('.box.text').length,
   counts: Object.fromEntries(Array.from(document.querySelectorAll('[data-count]'))
              .map(n => [n.dataset.count, Number(n.textContent)])),
@@ -78,8 +80,12 @@ def test_report_in_headless_chromium(
         assert sorted(page["visible"]) == sorted(expected)
         assert page["images"] == 8
         assert page["counts"] == {"success": 5, "review": 2, "failure": 2}
-        # AND face boxes (astronaut, Grace Hopper) and the page's text lines are drawn
-        assert page["labelBoxes"] == 2
+        # AND the person and face boxes of the astronaut and Grace Hopper, the cat's box and the
+        # page's text lines are drawn (one box per person since the object detector, issue 16;
+        # before, the face box stood for the person)
+        assert page["kinds"]["person"] == 2 and page["kinds"]["face"] == 2
+        assert page["kinds"]["animal"] >= 1
+        assert page["labelBoxes"] == sum(page["kinds"].values())
         assert page["textBoxes"] >= 7
 
         # WHEN the "failure" filter is clicked

@@ -165,7 +165,7 @@ def test_local_backend_records_what_replay_then_reads(tmp_path: Path) -> None:
     assert live["images"][0]["verdict"] == "success"
     assert live["images"][0]["calls"] == {"DetectLabels": 1, "DetectModerationLabels": 1, "DetectText": 1}
     assert replayed["images"][0]["calls"] == {}
-    assert set(live["model_load_ms"]) == {"classifier", "faces", "nsfw", "ocr"}
+    assert set(live["model_load_ms"]) == {"classifier", "objects", "faces", "nsfw", "ocr"}
 
 
 BLOCKED_RUN = (
