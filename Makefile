@@ -9,7 +9,7 @@ DEMO_STAMP := $(VENV)/.installed-local-$(HASH)
 TEST_STAMP := $(VENV)/.installed-all-$(HASH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench clean venv browser
+.PHONY: demo test lint typecheck bench clean venv browser docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ test: venv browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy rules
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site  # not --quiet: it hides the warnings --strict counts
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 demo: $(DEMO_STAMP) browser
@@ -57,6 +58,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy rules
 	$(BIN)/lint-imports
+
+# The documentation site (mkdocs.yml), into a throwaway folder; make test builds it too.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+	@echo "site: build/site/index.html (or: $(BIN)/mkdocs serve)"
 
 # bench/local_accuracy.py fetches its photos (packages) once into ~/.cache/imgpipe, then runs offline.
 bench: venv

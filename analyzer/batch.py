@@ -1,7 +1,7 @@
 """Running one SQS batch: parse, filter, de-duplicate, process concurrently, report failures.
 
 Pure orchestration: the work for one object is an injected callable (the pipeline, possibly
-wrapped in idempotency), so this module is tested without AWS. Semantics (CONTRACTS §5):
+wrapped in idempotency), so this module is tested without AWS. Semantics (docs/contracts.md §5):
 
 - a message fails (``batchItemFailures``) if its body is malformed, if one of its records is, or if
   the work for one of its objects raised; its batch-mates are unaffected;

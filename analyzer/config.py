@@ -1,8 +1,8 @@
 """The analyzer's environment, as a typed, validated settings model.
 
-CONTRACTS §5 fixes ``RULES_PATH``, ``TOPIC_ARN``, ``INPUT_PREFIX``, ``OUTPUT_PREFIX`` and
+docs/contracts.md §5 fixes ``RULES_PATH``, ``TOPIC_ARN``, ``INPUT_PREFIX``, ``OUTPUT_PREFIX`` and
 ``IDEMPOTENCY_TABLE``; every further variable has a default. Each field's alias is the
-environment variable name; the README's ``lambda`` section documents them all.
+environment variable name; docs/function.md (Environment) documents them all.
 """
 
 from __future__ import annotations

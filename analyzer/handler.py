@@ -1,4 +1,4 @@
-"""The Lambda entry point: ``analyzer.handler.handler(event, context)`` (CONTRACTS §5).
+"""The Lambda entry point: ``analyzer.handler.handler(event, context)`` (docs/contracts.md §5).
 
 Everything expensive happens once per container, at init: settings are validated, the rules file
 at ``RULES_PATH`` is loaded and validated (a bad file fails the init loudly, so messages stay in

@@ -141,7 +141,7 @@ class Storage(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One announcement of a verdict. ``body`` is the JSON message of CONTRACTS §5."""
+    """One announcement of a verdict. ``body`` is the JSON message of docs/contracts.md §5."""
 
     subject: str
     body: Mapping[str, Any]

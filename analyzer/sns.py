@@ -1,4 +1,4 @@
-"""SNS as a :class:`~analyzer.ports.Notifier`, over an injected boto3 client (CONTRACTS §5)."""
+"""SNS as a :class:`~analyzer.ports.Notifier`, over an injected boto3 client (docs/contracts.md §5)."""
 
 from __future__ import annotations
 

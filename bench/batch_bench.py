@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import _docs  # noqa: E402  (bench/ is on sys.path when a script runs)
 from aws_lambda_powertools import Logger  # noqa: E402
 
 from analyzer.app import Analyzer  # noqa: E402
@@ -36,6 +37,8 @@ from analyzer.config import Settings  # noqa: E402
 from analyzer.ports import Detection, ImageSource  # noqa: E402
 from imgpipe.memory import ListNotifier, MemoryStorage  # noqa: E402
 from rules import Needs, parse_ruleset  # noqa: E402
+
+BLOCK = _docs.Block("performance.md", "batch")
 
 RULES = """\
 version: 1
@@ -148,4 +151,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

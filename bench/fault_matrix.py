@@ -1,4 +1,4 @@
-"""Fault matrix: run every fault case of tests/reliability and print the README's table.
+"""Fault matrix: run every fault case of tests/reliability and print the table of docs/reliability.md.
 
     .venv/bin/python bench/fault_matrix.py
 
@@ -14,6 +14,10 @@ import os
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("reliability.md", "fault-matrix")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

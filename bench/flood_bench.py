@@ -5,10 +5,10 @@
 The harness is the tests' (:mod:`tests.support`: the moto stack, the event-source emulator, the
 invariant), imported as a package from the project root; the checks are those of
 ``tests/reliability/test_flood.py`` (every image analysed once, queue and DLQ empty, one
-notification each), at sizes that do not fit in ``make test``: ``make bench``
-runs the default 1,000 (about a minute); the README's 5,000 figure is ``flood_bench.py 5000 4
-500`` (about 7 minutes). Prints the figures; the throughput is bounded by in-process moto, not
-by the analyzer (see README).
+notification each), at sizes that do not fit in ``make test``: ``make bench`` runs the default
+1,000 (about a minute); 5,000 is ``flood_bench.py 5000 4 500`` (about 7 minutes). Prints the
+figures (``--write-docs``: also into docs/reliability.md); the throughput is bounded by
+in-process moto, not by the analyzer (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("reliability.md", "flood")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the project root, so that the package ``tests`` imports
@@ -87,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

@@ -31,9 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import _docs  # noqa: E402  (bench/ is on sys.path when a script runs)
 from batch_bench import BUCKET, PHOTO, SleepingDetector, build, sqs_event  # noqa: E402
 
 from imgpipe.memory import MemoryStorage  # noqa: E402
+
+BLOCK = _docs.Block("performance.md", "handler")
 
 BASELINE = """
 import time
@@ -157,4 +160,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

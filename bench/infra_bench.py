@@ -22,8 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.simplefilter("ignore", DeprecationWarning)
 
+import _docs  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 from infra.artifacts import build_artifacts, build_code_zip, build_layer_zip  # noqa: E402
 from infra.mockrun import run_program, stack_config  # noqa: E402
+
+BLOCK = _docs.Block("performance.md", "infra")
 
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 
@@ -80,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _docs  # bench/ is on sys.path when a script runs
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+BLOCK = _docs.Block("local-models.md", "local-accuracy")
 TRUTH = ROOT / "bench" / "data" / "local_accuracy.yaml"
 CLASSES = {"person": "Person", "vehicle": "Vehicle", "animal": "Animal"}
 SIDE = 640
@@ -248,4 +250,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

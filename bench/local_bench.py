@@ -1,4 +1,4 @@
-"""Benchmark of the offline models and of `imgpipe run` (figures for the README's perf section).
+"""Benchmark of the offline models and of `imgpipe run` (figures for docs/performance.md).
 
 Measures, on this machine:
 - model load time of each local model (fresh process, so nothing is cached);
@@ -38,6 +38,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("performance.md", "local")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -350,4 +354,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

@@ -17,6 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import _docs  # bench/ is on sys.path when a script runs
+
+BLOCK = _docs.Block("performance.md", "ocr-accuracy")
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -99,4 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _docs.main(main, BLOCK)

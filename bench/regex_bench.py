@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import _docs  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 from rules import Analysis, parse_ruleset  # noqa: E402
+
+BLOCK = _docs.Block("bad-input.md", "regex")
 
 LINES = 100
 LINE_CHARS = 1_000
@@ -110,4 +114,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _docs.main(main, BLOCK)

@@ -31,7 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import _docs  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 from rules import Analysis, Ruleset, load_ruleset, parse_ruleset, taxonomy  # noqa: E402
+
+BLOCK = _docs.Block("performance.md", "rules")
 
 RULES_YAML = """\
 version: 1
@@ -321,4 +325,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _docs.main(main, BLOCK)

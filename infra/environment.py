@@ -1,4 +1,4 @@
-"""The analyzer function's environment (CONTRACTS §5), derived from the stack settings.
+"""The analyzer function's environment (docs/contracts.md §5), derived from the stack settings.
 
 Extra variables from ``image-pipeline:environment`` are checked against the analyzer's own
 settings model at preview, so a bad value fails ``pulumi preview`` instead of every invocation.

@@ -38,7 +38,7 @@ LOG_RETENTION_DAYS = (
     3288, 3653,
 )  # fmt: skip
 
-#: Analyzer variables the program derives from other settings (CONTRACTS §5 + the IAM scope).
+#: Analyzer variables the program derives from other settings (docs/contracts.md §5 + the IAM scope).
 MANAGED_ENVIRONMENT = frozenset(
     {
         "RULES_PATH", "TOPIC_ARN", "INPUT_PREFIX", "OUTPUT_PREFIX", "IDEMPOTENCY_TABLE",
@@ -129,7 +129,7 @@ class StackSettings(_Model):
     queue_retention_seconds: int = Field(default=345_600, ge=60, le=1_209_600)
     dlq_retention_seconds: int = Field(default=1_209_600, ge=60, le=1_209_600)
 
-    # Rekognition quota arithmetic (see README, "maximum_concurrency")
+    # Rekognition quota arithmetic (see docs/deploy.md, "maximum_concurrency")
     rekognition_tps_quota: float = Field(default=5.0, gt=0)
     rekognition_call_seconds: float = Field(default=0.4, gt=0, le=30)
     #: The analyzer's in-batch parallelism (MAX_WORKERS): images one invocation analyses at once.

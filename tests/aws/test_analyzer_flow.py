@@ -61,7 +61,7 @@ def test_real_flow_end_to_end(world: Any) -> None:
                for i in detector.images)
     assert sorted(i.key for i in detector.images) == sorted(UPLOADS)
 
-    # AND one SNS message per image, with the CONTRACTS §5 body and attributes
+    # AND one SNS message per image, with the docs/contracts.md §5 body and attributes
     notes = world.notifications()
     assert sorted(n["body"]["source_key"] for n in notes) == sorted(UPLOADS)
     for note in notes:

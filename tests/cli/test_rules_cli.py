@@ -1,4 +1,4 @@
-"""`imgpipe rules ...` through the real console script, in a subprocess (CONTRACTS §3)."""
+"""`imgpipe rules ...` through the real console script, in a subprocess (docs/contracts.md §3)."""
 
 from __future__ import annotations
 

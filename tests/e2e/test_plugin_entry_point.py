@@ -1,4 +1,4 @@
-"""The example plugin, installed in this environment, works through its entry point (CONTRACTS §4)."""
+"""The example plugin, installed in this environment, works through its entry point (docs/contracts.md §4)."""
 
 from __future__ import annotations
 

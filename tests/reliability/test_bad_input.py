@@ -11,7 +11,8 @@ is drained like Lambda's event source mapping. Outcomes:
 - ``dlq`` — reported as a batch item failure on every delivery, so it reaches the DLQ for
   inspection (the object, if any, stays under ``images/``).
 
-docs/bad-input.md lists the same cases (``CORPUS`` below), and every other class of bad input.
+The Lambda table of docs/bad-input.md lists the same cases (``CORPUS`` below), with every other class
+of bad input; docs/reliability.md links it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The analyzer's environment (CONTRACTS §5 variables plus ours, all with defaults)."""
+"""The analyzer's environment (docs/contracts.md §5 variables plus ours, all with defaults)."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ def test_a_cat_is_routed_recorded_deleted_and_announced() -> None:
     assert record["processed_at"] == FIXED.isoformat() and record["analyzer_version"]
     assert record["rules"]["name"] == "wildlife" and len(record["rules"]["sha256"]) == 64
     assert {"head", "read_head", "detect", "copy"} <= set(record["timings_ms"])
-    # AND one notification with the CONTRACTS §5 body
+    # AND one notification with the docs/contracts.md §5 body
     (note,) = notifier.sent
     assert note.verdict == "success" and note.categories == ("felines",)
     assert {"bucket", "source_key", "destination_key", "verdict", "categories", "matches"} <= set(note.body)

@@ -1,4 +1,4 @@
-"""Loading rules files: the CONTRACTS §2 example, and errors that name file, line and field."""
+"""Loading rules files: the docs/contracts.md §2 example, and errors that name file, line and field."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def issues_of(rules_yaml, text: str) -> list[tuple[int, str]]:
 
 
 def test_the_contract_example_loads(tmp_path):
-    # GIVEN the example of CONTRACTS §2 in a file
+    # GIVEN the example of docs/contracts.md §2 in a file
     path = tmp_path / "wildlife.yaml"
     path.write_text(CONTRACT_EXAMPLE)
 
