@@ -59,6 +59,7 @@ from analyzer.ports import Detector, Notification, S3Image
 from analyzer.results import outcome_from_record
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis
 from rules import Analysis, Decision, Verdict
+from rules.errors import AnalysisError
 
 MESSAGE_KIND = "rejudge"
 MESSAGE_VERSION = 1
@@ -347,10 +348,15 @@ class Rejudger:
                        else "no stored analysis (record older than stored analyses)")
                 return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old, "why": why}
             versions = dict((record.get("analysis") or {}).get("model_versions") or {})
-        analysis = Analysis.from_responses(
-            labels=responses.get("labels"), moderation=responses.get("moderation"),
-            text=responses.get("text"),
-        )
+        try:
+            analysis = Analysis.from_responses(
+                labels=responses.get("labels"), moderation=responses.get("moderation"),
+                text=responses.get("text"),
+            )
+        except AnalysisError as exc:  # not shaped as Rekognition answers (a tampered record)
+            where = "the new analysis" if job.mode == "reanalyse" else "the stored analysis"
+            return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,
+                    "why": f"{where} is unreadable: {exc}"}
         missing = self.ruleset.missing(analysis)
         if missing:
             return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,

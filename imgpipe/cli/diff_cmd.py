@@ -18,6 +18,7 @@ from imgpipe.cli._common import EXIT_RUNTIME, console, fail, print_json
 from imgpipe.ops.errors import OpsError, OutputsError
 from imgpipe.ops.history import HistoryError, parse_source, read_cases
 from imgpipe.ops.outputs import load_outputs
+from imgpipe.textsafe import markup_safe, printable
 from rules import Ruleset, RulesValidationError, load_ruleset, parse_ruleset
 from rules.backtest import BacktestResult, backtest
 
@@ -66,9 +67,13 @@ def run_backtest(
 
 
 def render(result: BacktestResult, where: str, examples: int) -> None:
-    """The human summary (also used by `imgpipe plan`)."""
+    """The human summary (also used by `imgpipe plan`).
+
+    Keys, rule names, sources and the reasons (labels, text read in images) are untrusted: printed
+    without markup or control characters (:mod:`imgpipe.textsafe`)."""
     console.print(
-        f"[bold]{result.old_source}[/] -> [bold]{result.new_source}[/] over {where}: "
+        f"[bold]{markup_safe(result.old_source)}[/] -> [bold]{markup_safe(result.new_source)}[/] "
+        f"over {markup_safe(where)}: "
         f"{result.total} image(s), {result.judged} judged again, "
         f"[bold]{result.verdict_flips}[/] verdict flip(s), "
         f"{result.category_changes} category change(s); 0 Rekognition calls",
@@ -76,13 +81,13 @@ def render(result: BacktestResult, where: str, examples: int) -> None:
     )
     if result.not_judgeable:
         why = "; ".join(f"{n} {reason}" for reason, n in result.not_judgeable.most_common())
-        console.print(f"not re-judgeable: {why}", highlight=False, markup=False)
+        console.print(printable(f"not re-judgeable: {why}"), highlight=False, markup=False)
     if result.stored_disagreements:
         console.print(f"[yellow]note[/]: {result.stored_disagreements} stored verdict(s) differ "
                       "from OLD's: OLD may not be the rules that judged them", highlight=False)
     if result.transitions:
-        console.print("flips: " + ", ".join(f"{a} -> {b}: {n}" for (a, b), n in
-                                            sorted(result.transitions.items())),
+        console.print(printable("flips: " + ", ".join(f"{a} -> {b}: {n}" for (a, b), n in
+                                                      sorted(result.transitions.items()))),
                       highlight=False, markup=False)
     if result.by_rule:
         table = Table(title="by rule")
@@ -90,7 +95,7 @@ def render(result: BacktestResult, where: str, examples: int) -> None:
             table.add_column(col, justify="left" if col == "rule" else "right")
         for name, impact in sorted(result.by_rule.items(),
                                    key=lambda kv: (-kv[1].verdict_flips, kv[0])):
-            table.add_row(name, str(impact.verdict_flips), str(impact.category_changes))
+            table.add_row(markup_safe(name), str(impact.verdict_flips), str(impact.category_changes))
         console.print(table)
     shown = result.examples(examples)
     if shown:
@@ -99,7 +104,8 @@ def render(result: BacktestResult, where: str, examples: int) -> None:
             table.add_column(col, overflow="fold")
         for change in shown:
             d = change.to_dict()
-            table.add_row(change.key, d["old"]["why"], d["new"]["why"])
+            table.add_row(markup_safe(change.key), markup_safe(d["old"]["why"]),
+                          markup_safe(d["new"]["why"]))
         console.print(table)
 
 

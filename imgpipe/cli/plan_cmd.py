@@ -16,6 +16,7 @@ import typer
 from rich.tree import Tree
 
 from imgpipe.cli._common import EXIT_INVALID, EXIT_RUNTIME, console, fail
+from imgpipe.textsafe import printable
 
 
 def plan(
@@ -68,7 +69,7 @@ def plan(
     console.print(f"[bold]{len(run.resources)}[/] resources; outputs:")
     for key, value in run.outputs.items():
         console.print(f"  {key} = {value}", highlight=False, markup=False)
-    console.print(line, highlight=False, markup=False)
+    console.print(printable(line), highlight=False, markup=False)  # quotes rule and file names
     if backtest is not None and backtest.changes:
         from imgpipe.cli.diff_cmd import render
 

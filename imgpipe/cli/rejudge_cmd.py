@@ -13,6 +13,7 @@ from imgpipe.cli._common import EXIT_RUNTIME, console, fail, print_json
 from imgpipe.ops.errors import OpsError, OutputsError, ReprocessError
 from imgpipe.ops.outputs import load_outputs
 from imgpipe.ops.rejudge import enqueue, listed_targets, manifest_targets
+from imgpipe.textsafe import markup_safe, printable
 from rules import RulesValidationError, load_ruleset
 
 
@@ -78,10 +79,10 @@ def fleet_reprocess(
         return
     verb = "would enqueue" if dry_run else "enqueued"
     per = ", ".join(f"{v} {n}" for v, n in sorted(result.by_verdict.items())) or "none"
-    console.print(
+    console.print(printable(
         f"{verb} {result.images} image(s) ({per}) in {result.messages} message(s) for the "
         f"stack's function, mode {mode}, run {result.run}; {result.images_per_second:.0f} "
-        f"images/s enqueued", highlight=False, markup=False)
+        f"images/s enqueued"), highlight=False, markup=False)
     if not dry_run:
         console.print("The function re-judges at the stack's concurrency; watch the Rejudge* "
                       "metrics and the DLQ. Archived copies are restored and moved by running "
@@ -108,7 +109,7 @@ def print_cost_comparison(
     if as_json:
         print_json({"rules": str(rules), **data})
         return
-    table = Table(title=f"{rules}: {images} image(s), {changed:.0%} change verdict, "
+    table = Table(title=f"{markup_safe(rules)}: {images} image(s), {changed:.0%} change verdict, "
                         f"{archived:.0%} archived")
     table.add_column("USD")
     table.add_column("re-judge (stored analyses)", justify="right")

@@ -29,6 +29,7 @@ from imgpipe.local.runner import LAYOUT as LOCAL_LAYOUT
 from imgpipe.ops.errors import OpsError
 from rules import Analysis
 from rules.backtest import Case
+from rules.errors import AnalysisError
 
 
 class HistoryError(OpsError):
@@ -72,9 +73,19 @@ def parse_source(
 
 
 def analysis_of(responses: dict[str, Any]) -> Analysis:
+    """The analysis of raw responses; :class:`rules.errors.AnalysisError` if they are not shaped
+    as Rekognition answers."""
     return Analysis.from_responses(labels=responses.get("labels"),
                                    moderation=responses.get("moderation"),
                                    text=responses.get("text"))
+
+
+def _case(name: str, responses: dict[str, Any], stored: str | None = None) -> Case:
+    """A judgeable case, or one reported as unreadable (never a crash of the whole back-test)."""
+    try:
+        return Case(name, analysis_of(responses), stored)
+    except AnalysisError as exc:
+        return Case(name, None, stored, f"analysis unreadable ({exc})")
 
 
 def case_from_record(key: str, record: dict[str, Any],
@@ -97,7 +108,7 @@ def case_from_record(key: str, record: dict[str, Any],
         why = (f"rejected before analysis ({record['reason']})" if record.get("reason")
                else "no stored analysis (older record)")
         return Case(name, None, stored, why)
-    return Case(name, analysis_of(responses), stored)
+    return _case(name, responses, stored)
 
 
 def _is_analysis_doc(doc: Any) -> bool:
@@ -115,9 +126,9 @@ def case_from_document(key: str, doc: Any, fallback: dict[str, Any] | None = Non
         error = doc.get("error")
         if error:
             return Case(name, None, None, f"rejected before analysis ({error.get('reason')})")
-        return Case(name, analysis_of(dict(doc.get("responses") or {})))
+        return _case(name, dict(doc.get("responses") or {}))
     if _is_analysis_doc(doc):
-        return Case(key, analysis_of(doc))
+        return _case(key, doc)
     return None
 
 

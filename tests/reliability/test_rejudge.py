@@ -254,6 +254,29 @@ def test_records_without_stored_analysis_are_reported_not_rejudgeable() -> None:
     assert "analyzed/success/r/cat 1.jpg" in stack.keys("analyzed/")
 
 
+def test_a_tampered_stored_analysis_is_reported_not_rejudgeable() -> None:
+    from analyzer.stored import pack_analysis
+
+    stack, _ = analysed_stack()
+    key = "results/success/r/cat 1.jpg.json"
+    record = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    record["analysis"] = pack_analysis({"labels": {"Labels": [{"Name": "Cat", "Confidence": "99"}]}})
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(record).encode())
+    stack.rules = ruleset(CATS_REJECTED)
+    enqueue_prefix(stack, "r/cat 1")
+    analyzer = stack.analyzer(plan=FaultPlan())
+    outcomes: list[Any] = []
+    original = analyzer._rejudge_one
+    analyzer._rejudge_one = lambda job: outcomes.append(original(job)) or outcomes[-1]  # type: ignore[method-assign]
+    stats = stack.drain(analyzer.handle)
+    # THEN acknowledged and reported (not retried into the DLQ), the image left where it was
+    [outcome] = outcomes
+    assert outcome["status"] == "not_rejudgeable"
+    assert outcome["why"].startswith("the stored analysis is unreadable: labels.Labels[0].Confidence")
+    assert stats.item_failures == 0 and stack.queue_messages(stack.dlq_url) == []
+    assert "analyzed/success/r/cat 1.jpg" in stack.keys("analyzed/")
+
+
 def test_reanalyse_mode_calls_rekognition_on_the_fleet() -> None:
     stack, _ = analysed_stack()
     stack.rules = ruleset(CATS_REJECTED)

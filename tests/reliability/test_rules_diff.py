@@ -214,3 +214,32 @@ def test_a_reviewed_record_is_compared_with_the_verdict_the_rules_gave() -> None
     assert case.stored_verdict == "success" and case.analysis is not None
     result = backtest(parse_ruleset(RULES_YAML), parse_ruleset(RULES_YAML), [case])
     assert result.stored_disagreements == 0  # the person's "failure" is not the rules' verdict
+
+
+def test_unreadable_analyses_are_reported_and_hostile_names_printed_as_text(
+    tmp_path: Path, rules_files: tuple[Path, Path]
+) -> None:
+    from analyzer.stored import pack_analysis
+
+    # GIVEN a local history: a cat whose key carries markup and a terminal escape, and a record
+    # whose stored analysis is not shaped as Rekognition answers (a tampered record)
+    cat = {f: rekognition_response(d, "cat") for f, d in REKOGNITION_DIRS.items()}
+    hostile = "images/r/[bold]cat\x1b[31m.jpg"
+    folder = tmp_path / "history"
+    folder.mkdir()
+    for name, key, responses in (("a", hostile, cat),
+                                 ("b", "images/r/bad.jpg", {"labels": {"Labels": "no"}})):
+        (folder / f"{name}.json").write_text(json.dumps(
+            {"schema": "imgpipe.result/1", "source_key": key, "verdict": "success",
+             "analysis": pack_analysis(responses)}))
+    old, new = rules_files
+    # WHEN the change is back-tested, for machines and for people
+    data = json.loads(invoke(str(old), str(new), "--history", str(folder), "--json").stdout)
+    human = invoke(str(old), str(new), "--history", str(folder), "--examples", "1")
+    # THEN the tampered record is counted as unreadable, the others judged
+    assert data["verdict_flips"] == 1 and data["judged"] == 1
+    [(why, count)] = data["not_judgeable"].items()
+    assert count == 1 and why.startswith("analysis unreadable (labels.Labels: expected a list")
+    # AND the hostile key reaches the terminal as text: no escape, markup shown, not applied
+    assert human.exit_code == 0, human.output
+    assert "\x1b" not in human.stdout and "[bold]cat" in "".join(human.stdout.split())
