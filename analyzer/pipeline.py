@@ -228,6 +228,7 @@ class Pipeline:
             labels=detection.responses.get("labels"),
             moderation=detection.responses.get("moderation"),
             text=detection.responses.get("text"),
+            extra={k: v for k, v in detection.responses.items() if k in needs.extra},
         )
         decision = self.ruleset.evaluate(analysis)
         outcome.verdict = decision.verdict

@@ -172,6 +172,8 @@ class Analysis:
     text: tuple[TextDetection, ...] | None = None
     image_properties: ImageProperties | None = None
     model_versions: Mapping[str, str] = field(default_factory=dict)
+    #: further analyses (see rules.analyses) by name, parsed by their spec: ``extra["faces"]``
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_responses(
@@ -179,8 +181,12 @@ class Analysis:
         labels: Response | None = None,
         moderation: Response | None = None,
         text: Response | None = None,
+        extra: Mapping[str, Response] | None = None,
     ) -> Analysis:
-        """Parse raw boto3 responses; pass ``None`` for an analysis that was not run."""
+        """Parse raw boto3 responses; pass ``None`` for an analysis that was not run.
+
+        ``extra`` maps further analyses' names (``faces``) to their raw responses.
+        """
         versions: dict[str, str] = {}
         if labels is not None and labels.get("LabelModelVersion"):
             versions["labels"] = str(labels["LabelModelVersion"])
@@ -196,20 +202,27 @@ class Analysis:
             text=None if text is None else tuple(TextDetection.parse(x) for x in text.get("TextDetections") or ()),
             image_properties=None if labels is None else ImageProperties.parse(labels.get("ImageProperties")),
             model_versions=versions,
+            extra=_parse_extra(extra or {}),
         )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Analysis:
         """Parse the ANALYSIS.json shape ``{"labels": ..., "moderation": ..., "text": ...}``."""
-        unknown = set(data) - {f.value for f in Feature}
+        from rules.analyses import default_analyses
+
+        known = set(default_analyses().specs)
+        unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown analysis keys: {sorted(unknown)}; expected labels, moderation, text")
+            raise ValueError(f"unknown analysis keys: {sorted(unknown)}; expected {', '.join(sorted(known))}")
         return cls.from_responses(
-            labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text")
+            labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text"),
+            extra={k: v for k, v in data.items() if k not in {f.value for f in Feature}},
         )
 
     def has(self, feature: Feature | str) -> bool:
         """Whether the analysis for ``feature`` was run (an empty result counts as run)."""
+        if feature not in {f.value for f in Feature}:
+            return feature in self.extra
         return getattr(self, Feature(feature).value) is not None
 
     # -- indexes, built on first use ----------------------------------------------------------
@@ -253,6 +266,12 @@ class Analysis:
                 parent = parent_in_response.get(key) or _first(documented.get(key))
             lineage.append((label, frozenset(seen), tuple(chain)))
         return tuple(lineage)
+
+
+def _parse_extra(responses: Mapping[str, Response]) -> dict[str, Any]:
+    from rules.analyses import spec  # the registry imports rule modules: import late
+
+    return {name: spec(name).parse(raw) for name, raw in responses.items()}
 
 
 def _first(names: tuple[str, ...] | None) -> str:

@@ -36,10 +36,11 @@ from analyzer.ports import BytesImage, Detection, ImageSource
 from imgpipe.local import labels as labels_mod
 from imgpipe.local import moderation as moderation_mod
 from imgpipe.local._deps import require
-from imgpipe.local.errors import LocalError
+from imgpipe.local.errors import LocalError, NoOfflineModelError
 from imgpipe.local.properties import image_properties
 from imgpipe.local.quantize import DetModel
 from imgpipe.local.runner import cpu_count
+from rules.analyses import spec as analysis_spec
 from rules.features import Needs
 
 T = TypeVar("T")
@@ -171,6 +172,7 @@ class LocalModels:
         Sequential on purpose: loading them in parallel threads measured no faster on 2 cores
         (most of the work holds the GIL) and blurs the per-model load times.
         """
+        check_offline(needs)
         if needs.labels or needs.moderation:
             self.classifier()
         if needs.labels:
@@ -207,6 +209,14 @@ def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
     return np.asarray(img), img
 
 
+def check_offline(needs: Needs) -> None:
+    """Raise :class:`NoOfflineModelError` naming each needed analysis no offline model covers."""
+    for name in sorted(needs.extra):
+        spec = analysis_spec(name)
+        if spec.local_model is None:
+            raise NoOfflineModelError(spec.local_unavailable())
+
+
 class LocalDetector:
     """Offline models with Rekognition's response shapes; calls only what ``needs`` asks for."""
 
@@ -233,6 +243,7 @@ class LocalDetector:
         after the other: the workers already keep every CPU busy. Responses are the same either
         way.
         """
+        check_offline(needs)
         rgb, _ = decode(image)
         detection = Detection()
         text: Future[tuple[dict[str, Any], float]] | None = None
