@@ -111,6 +111,8 @@ class Ruleset:
 
     rules: tuple[Rule, ...]
     default_verdict: Verdict = Verdict.FAILURE
+    #: the call plan: ``complete`` | ``economical`` (see rules.planning)
+    calls: str = "complete"
     min_confidence: float = 80.0
     name: str | None = None
     source: str = "<string>"

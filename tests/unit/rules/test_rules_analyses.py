@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib.metadata import EntryPoint
 
-
 import pytest
 
 from rules import Analysis
@@ -40,7 +39,7 @@ def test_unknown_and_duplicate_analyses_are_clear_errors() -> None:
         registry.get("ppe")
     with pytest.raises(PluginError, match=r"'faces' is already registered"):
         registry.register(AnalysisSpec("faces", "DetectFaces", "detect_faces"))
-    with pytest.raises(PluginError, match="not a rules.analyses.AnalysisSpec"):
+    with pytest.raises(PluginError, match=r"not a rules\.analyses\.AnalysisSpec"):
         registry.register("faces")  # type: ignore[arg-type]
     with pytest.raises(PluginError, match="no analysis calls 'DetectNothing'"):
         registry.by_api("DetectNothing")
