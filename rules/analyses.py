@@ -19,6 +19,7 @@ from typing import Any
 
 from rules.errors import PluginError
 from rules.faces import FACES, parse_faces
+from rules.ppe import PPE, parse_persons
 
 ENTRY_POINT_GROUP = "imgpipe.analyses"
 
@@ -65,7 +66,10 @@ BUILTIN_ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec("text", "DetectText", "detect_text",
                  iam_actions=("rekognition:DetectText",), local_model="rapidocr"),
     AnalysisSpec(FACES, "DetectFaces", "detect_faces", params={"Attributes": ["ALL"]},
-                 parse=parse_faces, iam_actions=("rekognition:DetectFaces",)),
+                 parse=parse_faces, iam_actions=("rekognition:DetectFaces",),
+                 local_model="centerface (boxes and confidence only: no age, attributes, emotions)"),
+    AnalysisSpec(PPE, "DetectProtectiveEquipment", "detect_protective_equipment",
+                 parse=parse_persons, iam_actions=("rekognition:DetectProtectiveEquipment",)),
 )
 
 #: The analyses with dedicated fields on Analysis (not in ``Analysis.extra``).

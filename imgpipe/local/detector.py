@@ -41,6 +41,7 @@ from imgpipe.local.properties import image_properties
 from imgpipe.local.quantize import DetModel
 from imgpipe.local.runner import cpu_count
 from rules.analyses import spec as analysis_spec
+from rules.faces import FACES
 from rules.features import Needs
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ MODEL_VERSIONS = {
     "DetectLabels": labels_mod.LABEL_MODEL_VERSION,
     "DetectModerationLabels": "local:open_nsfw+efficientnet-lite0",
     "DetectText": "local:rapidocr",
+    "DetectFaces": "local:centerface",
 }
 
 #: Environment variable choosing the label models: ``detector`` (default) or ``legacy``.
@@ -184,6 +186,8 @@ class LocalModels:
             self.nsfw()
         if needs.text:
             self.ocr()
+        if FACES in needs.extra:
+            self.faces()
 
 
 def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
@@ -261,7 +265,18 @@ class LocalDetector:
         elif needs.text:
             response, text_ms = self._read_text(rgb)
             self._store(detection, "DetectText", "text", response, text_ms)
+        if FACES in needs.extra:
+            self._detect_faces(rgb, detection)
         return detection
+
+    def _detect_faces(self, rgb: np.ndarray, detection: Detection) -> None:
+        """DetectFaces' shape from the offline face detector: boxes and confidence only (no
+        AgeRange, attributes or emotions, so rules on those never match locally)."""
+        started = time.perf_counter()
+        faces = self.models.faces().detect(rgb)
+        response = {"FaceDetails": [{"BoundingBox": f.box.to_dict(), "Confidence": round(f.confidence, 3)}
+                                    for f in faces]}
+        self._store(detection, "DetectFaces", FACES, response, (time.perf_counter() - started) * 1000)
 
     def _read_text(self, rgb: np.ndarray) -> tuple[dict[str, Any], float]:
         started = time.perf_counter()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules.planning import CallPlan, run_plan
+from rules.ppe import PPE
 from rules.ruleset import Ruleset
 from rules.testing import responses
 
@@ -41,6 +42,8 @@ _KINDS: dict[str, Doc] = {
     "document": responses(labels={"Document": 97, "Paper": 92}, text=["INVOICE INV-2024-0042", "Total 12.00"]),
     "landscape": responses(labels={"Tree": 96, "Grass": 93, "Nature": 95}),
 }
+for _doc in _KINDS.values():
+    _doc[PPE] = {"Persons": []}
 
 #: One cycle of 20 images, 1 of them unsafe (5 %).
 CYCLE: tuple[str, ...] = (

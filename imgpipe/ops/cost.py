@@ -37,6 +37,7 @@ PRICES: dict[str, Decimal] = {
     "DetectModerationLabels": Decimal("1.00"),
     "DetectText": Decimal("1.00"),
     "DetectFaces": Decimal("1.00"),
+    "DetectProtectiveEquipment": Decimal("1.00"),
 }
 
 

@@ -25,6 +25,7 @@ CALLS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "DetectModerationLabels": lambda r, img: r.detect_moderation_labels(Image=img),
     "DetectText": lambda r, img: r.detect_text(Image=img),
     "DetectFaces": lambda r, img: r.detect_faces(Image=img, Attributes=["ALL"]),
+    "DetectProtectiveEquipment": lambda r, img: r.detect_protective_equipment(Image=img),
 }
 
 
@@ -47,6 +48,7 @@ def test_every_registered_api_is_covered_here() -> None:
     [
         ("rules/dev.yaml", {"DetectLabels", "DetectModerationLabels"}),
         ("rules/presets/content-moderation.yaml", {"DetectModerationLabels", "DetectText", "DetectFaces"}),
+        ("tests/events/rules/workplace-safety.yaml", {"DetectProtectiveEquipment"}),
     ],
 )
 def test_rekognition_grants_follow_the_rules(

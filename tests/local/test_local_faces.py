@@ -56,6 +56,19 @@ def test_replay_of_a_recording_without_faces_says_so(tmp_path: Path) -> None:
 
 
 def test_the_local_backend_names_the_analysis_it_cannot_run() -> None:
-    with pytest.raises(NoOfflineModelError, match=r"no offline model for the 'faces' analysis \(DetectFaces\); use --backend rekognition"):
-        check_offline(Needs.of("labels") | FACES)
-    check_offline(Needs.of("labels", "moderation", "text"))  # the three have offline models
+    ppe = Needs(extra=frozenset({"protective_equipment"}))
+    with pytest.raises(NoOfflineModelError, match=r"no offline model for the 'protective_equipment' analysis \(DetectProtectiveEquipment\); use --backend rekognition"):
+        check_offline(Needs.of("labels") | FACES | ppe)
+    check_offline(Needs.of("labels", "moderation", "text") | FACES)  # these have offline models
+
+
+def test_local_faces_are_boxes_without_age() -> None:
+    from imgpipe.local.detector import LocalDetector
+    from rules.faces import faces_of
+
+    # WHEN the astronaut photo is analysed offline for faces
+    detection = LocalDetector(threads=1).detect(BytesImage(sample("people/astronaut.jpg"), "a.jpg"), FACES)
+    # THEN one face with a box and a confidence, and nothing a rule on age could use
+    faces = faces_of(Analysis.from_responses(extra={"faces": detection.responses["faces"]}))
+    assert len(faces) == 1 and faces[0].confidence >= 50 and faces[0].age_low is None
+    assert detection.calls == {"DetectFaces": 1} and detection.model_versions["DetectFaces"] == "local:centerface"

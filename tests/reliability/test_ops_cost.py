@@ -70,7 +70,7 @@ def test_zero_images_cost_nothing_and_negative_is_refused() -> None:
 
 def test_price_table_covers_every_unit() -> None:
     everything = Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"}), moderation=True,
-                       text=True, extra=frozenset({"faces"}))
+                       text=True, extra=frozenset({"faces", "protective_equipment"}))
     assert set(billed_units(everything)) == set(PRICES)
     assert all(price > 0 for price in PRICES.values())
 

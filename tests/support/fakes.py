@@ -127,7 +127,7 @@ class FakeDetector:
     """
 
     API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText",
-           "faces": "DetectFaces"}
+           "faces": "DetectFaces", "protective_equipment": "DetectProtectiveEquipment"}
 
     def __init__(
         self,

@@ -22,15 +22,17 @@ from rules.features import Needs
 
 def test_builtins_name_api_parameters_iam_and_local_support() -> None:
     registry = build_analyses(load_plugins=False)
-    assert sorted(registry.specs) == ["faces", "labels", "moderation", "text"]
+    assert sorted(registry.specs) == ["faces", "labels", "moderation", "protective_equipment", "text"]
     faces = registry.get("faces")
     assert (faces.api, faces.method, dict(faces.params)) == ("DetectFaces", "detect_faces", {"Attributes": ["ALL"]})
     assert faces.iam_actions == ("rekognition:DetectFaces",) and faces.iam_resources == ("*",)
     assert faces.unit == "DetectFaces" and faces.usd_per_1000 == Decimal("1.00")
-    assert faces.local_model is None
-    assert "'faces' analysis (DetectFaces)" in faces.local_unavailable()
+    assert faces.local_model is not None and "no age" in faces.local_model
+    ppe = registry.get("protective_equipment")
+    assert ppe.local_model is None
+    assert "'protective_equipment' analysis (DetectProtectiveEquipment)" in ppe.local_unavailable()
     assert registry.by_api("DetectText").name == "text"
-    assert all(s.local_model for s in registry.specs.values() if s.name != "faces")
+    assert all(s.local_model for s in registry.specs.values() if s.name not in {"faces", "protective_equipment"})
 
 
 def test_unknown_and_duplicate_analyses_are_clear_errors() -> None:
@@ -86,7 +88,7 @@ def test_a_plugin_analysis_flows_into_needs_and_the_analysis(monkeypatch: pytest
 
 
 def test_analysis_json_with_an_unknown_key_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown analysis keys: \['ppe'\]; expected faces, labels, moderation, text"):
+    with pytest.raises(ValueError, match=r"unknown analysis keys: \['ppe'\]; expected faces, labels, moderation, protective_equipment, text"):
         Analysis.from_mapping({"ppe": {}})
 
 
