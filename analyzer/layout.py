@@ -1,7 +1,7 @@
 """Where things live in the bucket: the one key vocabulary of the function, the laptop run and ops.
 
 An image ``images/a/b c.jpg`` judged ``success`` ends at ``analyzed/success/a/b c.jpg`` and its
-result record at ``results/success/a/b c.jpg.json`` (CONTRACTS §5). The prefixes are the
+result record at ``results/success/a/b c.jpg.json`` (docs/contracts.md §5). The prefixes are the
 function's ``INPUT_PREFIX``, ``OUTPUT_PREFIX`` and ``RESULTS_PREFIX``; the verdict folders are the
 engine's :class:`rules.Verdict` values, in that enum's order.
 """
@@ -113,5 +113,5 @@ class KeyLayout:
         return None if found is None else self.source_key(found.relative)
 
 
-#: The layout of CONTRACTS §5's defaults (``images/``, ``analyzed/``, ``results/``).
+#: The layout of docs/contracts.md §5's defaults (``images/``, ``analyzed/``, ``results/``).
 DEFAULT_LAYOUT = KeyLayout()

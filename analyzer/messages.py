@@ -6,7 +6,7 @@ SNS delivers the key matching a subscription's protocol, else ``default``:
 - ``email`` — a readable message: verdict, categories, the reasons in plain words, where the image
   is now and how to act on it;
 - ``default`` — everyone else (HTTPS, SQS, Lambda, email-json, Firehose): the JSON body of
-  CONTRACTS §5 with a versioned ``schema`` (:data:`NOTIFICATION_SCHEMA`).
+  docs/contracts.md §5 with a versioned ``schema`` (:data:`NOTIFICATION_SCHEMA`).
 
 Pure functions over the notification body: no boto3, no I/O. The tool's review decisions are
 announced with the same builders (:func:`decision_messages`).
@@ -123,7 +123,7 @@ def fit_sms(prefix: str, key: str, reason: str, limit: int = SMS_MAX) -> str:
 
 
 def json_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The machine body: CONTRACTS §5 fields plus ``schema`` and ``event``."""
+    """The machine body: docs/contracts.md §5 fields plus ``schema`` and ``event``."""
     out = {"schema": NOTIFICATION_SCHEMA, "event": "verdict", **body}
     out["schema"] = NOTIFICATION_SCHEMA
     return out

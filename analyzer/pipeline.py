@@ -43,7 +43,15 @@ from analyzer.ports import (
     ObjectRef,
     Storage,
 )
-from analyzer.precheck import DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_size, describe, precheck
+from analyzer.precheck import (
+    DEFAULT_LIMITS,
+    SNIFF_BYTES,
+    Limits,
+    check_size,
+    describe,
+    precheck,
+    read_header,
+)
 from analyzer.results import (
     RECORD_SCHEMA,
     ImageOutcome,
@@ -215,8 +223,9 @@ class Pipeline:
         reason = check_size(info.size, limits)
         if reason is not None:
             return reason
-        head = _timed(timings, "read_head",
-                      lambda: self.storage.read_head(info.key, self.settings.sniff_bytes))
+        # JPEG metadata longer than sniff_bytes before the frame header: read further (read_header)
+        head = _timed(timings, "read_head", lambda: read_header(
+            lambda n: self.storage.read_head(info.key, n), info.size, self.settings.sniff_bytes))
         return precheck(info.size, head, limits)
 
     def _analyse(

@@ -13,6 +13,7 @@ heic, ...), ``truncated`` (a JPEG/PNG whose header ends early), ``too_small`` an
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Rekognition's limit for images passed by S3 reference.
@@ -85,6 +86,26 @@ def sniff(head: bytes, size: int | None = None) -> Sniffed:
     if kind is None:
         return Sniffed(None, None)
     return Sniffed(kind.extension, kind.mime)
+
+
+def header_incomplete(head: bytes, size: int) -> bool:
+    """True when ``head`` is a JPEG whose metadata (EXIF, ICC, XMP, thumbnails: each segment up
+    to 64 KB, any number of them) runs past ``head`` before the frame header, and the object has
+    more bytes: read a longer head (see :func:`read_header`), or the pixel-size check is skipped."""
+    if len(head) >= size or not head.startswith(_JPEG_SOI):
+        return False
+    dims, complete = _jpeg_dimensions(head)
+    return dims is None and not complete
+
+
+def read_header(read: Callable[[int], bytes], size: int, first: int = SNIFF_BYTES) -> bytes:
+    """The first bytes of an object, enough to find its dimensions: ``first`` bytes, then 4x
+    longer reads while a JPEG's frame header is still ahead (at most the whole object, which the
+    size check already bounded; about 4 reads for 15 MB)."""
+    head = read(first)
+    while header_incomplete(head, size):
+        head = read(min(size, max(len(head), 1) * 4))
+    return head
 
 
 def precheck(size: int, head: bytes, limits: Limits = DEFAULT_LIMITS) -> str | None:

@@ -153,6 +153,8 @@ def ref_from_job(job: dict[str, Any]) -> ObjectRef:
     return ObjectRef(**{name: job[name] for name in _REF_FIELDS if name in job})
 
 
-def dumps(data: Any, *, indent: int | None = None) -> str:
-    """The one JSON encoder: UTF-8 text kept as is, anything unknown as its ``str``."""
-    return json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+def dumps(data: Any, *, indent: int | None = None, allow_nan: bool = True) -> str:
+    """The one JSON encoder: UTF-8 text kept as is, anything unknown as its ``str``.
+
+    ``allow_nan=False`` refuses non-finite numbers (strict JSON, e.g. the CLI's ``--json``)."""
+    return json.dumps(data, indent=indent, ensure_ascii=False, default=str, allow_nan=allow_nan)

@@ -3,17 +3,24 @@
 Responses are accepted exactly as boto3 returns them (``detect_labels``,
 ``detect_moderation_labels``, ``detect_text``); missing optional fields are tolerated. Lookup
 indexes are built once here, so evaluating many rules against one analysis stays cheap.
+
+Anything else is refused with an :class:`~rules.errors.AnalysisError` naming the field path
+(``labels.Labels[3].Confidence: expected a finite number, got NaN``): a wrong type, a number that
+is not finite (NaN or Infinity would compare as matched or unmatched arbitrarily) or too large.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from rules import taxonomy
+from rules.errors import AnalysisError
 from rules.features import Feature
+from rules.patterns import safe_text
 
 Response = Mapping[str, Any]
 
@@ -28,14 +35,17 @@ class BoundingBox:
     top: float
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> BoundingBox | None:
-        if not raw:
+    def parse(cls, raw: Any, path: str = "BoundingBox") -> BoundingBox | None:
+        if raw is None:
+            return None
+        box = _obj(raw, path)
+        if not box:
             return None
         return cls(
-            width=float(raw.get("Width", 0.0)),
-            height=float(raw.get("Height", 0.0)),
-            left=float(raw.get("Left", 0.0)),
-            top=float(raw.get("Top", 0.0)),
+            width=_num(box, "Width", path),
+            height=_num(box, "Height", path),
+            left=_num(box, "Left", path),
+            top=_num(box, "Top", path),
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -62,19 +72,20 @@ class Label:
     instances: tuple[Instance, ...] = ()
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> Label:
+    def parse(cls, raw: Any, path: str = "Label") -> Label:
+        label = _obj(raw, path)
         return cls(
-            name=str(raw.get("Name", "")),
-            confidence=float(raw.get("Confidence", 0.0)),
-            parents=tuple(str(p.get("Name", "")) for p in raw.get("Parents") or ()),
-            aliases=tuple(str(a.get("Name", "")) for a in raw.get("Aliases") or ()),
-            categories=tuple(str(c.get("Name", "")) for c in raw.get("Categories") or ()),
+            name=_str(label, "Name", path),
+            confidence=_num(label, "Confidence", path),
+            parents=_names(label, "Parents", path),
+            aliases=_names(label, "Aliases", path),
+            categories=_names(label, "Categories", path),
             instances=tuple(
                 Instance(
-                    confidence=float(i.get("Confidence", 0.0)),
-                    box=BoundingBox.parse(i.get("BoundingBox")),
+                    confidence=_num(item, "Confidence", at),
+                    box=BoundingBox.parse(item.get("BoundingBox"), f"{at}.BoundingBox"),
                 )
-                for i in raw.get("Instances") or ()
+                for at, item in _objects(label, "Instances", path)
             ),
         )
 
@@ -105,18 +116,21 @@ class ImageProperties:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> ImageProperties | None:
+    def parse(cls, raw: Any, path: str = "ImageProperties") -> ImageProperties | None:
         if raw is None:
             return None
-        q = raw.get("Quality")
+        props = _obj(raw, path)
         quality = None
-        if q is not None:
+        if props.get("Quality") is not None:
+            at = f"{path}.Quality"
+            q = _obj(props["Quality"], at)
             quality = ImageQuality(
-                brightness=_opt_float(q.get("Brightness")),
-                sharpness=_opt_float(q.get("Sharpness")),
-                contrast=_opt_float(q.get("Contrast")),
+                brightness=_num(q, "Brightness", at, None),
+                sharpness=_num(q, "Sharpness", at, None),
+                contrast=_num(q, "Contrast", at, None),
             )
-        return cls(quality=quality, dominant_colors=tuple(raw.get("DominantColors") or ()), raw=raw)
+        colors = tuple(item for _, item in _objects(props, "DominantColors", path))
+        return cls(quality=quality, dominant_colors=colors, raw=props)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +143,13 @@ class ModerationLabel:
     taxonomy_level: int | None = None
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> ModerationLabel:
-        level = raw.get("TaxonomyLevel")
+    def parse(cls, raw: Any, path: str = "ModerationLabel") -> ModerationLabel:
+        label = _obj(raw, path)
         return cls(
-            name=str(raw.get("Name", "")),
-            confidence=float(raw.get("Confidence", 0.0)),
-            parent_name=str(raw.get("ParentName") or ""),
-            taxonomy_level=int(level) if level is not None else None,
+            name=_str(label, "Name", path),
+            confidence=_num(label, "Confidence", path),
+            parent_name=_str(label, "ParentName", path),
+            taxonomy_level=_int(label, "TaxonomyLevel", path),
         )
 
 
@@ -151,15 +165,16 @@ class TextDetection:
     box: BoundingBox | None = None
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> TextDetection:
-        geometry = raw.get("Geometry") or {}
+    def parse(cls, raw: Any, path: str = "TextDetection") -> TextDetection:
+        detection = _obj(raw, path)
+        geometry = _obj(detection.get("Geometry") or {}, f"{path}.Geometry")
         return cls(
-            text=str(raw.get("DetectedText", "")),
-            type=str(raw.get("Type", "LINE")),
-            confidence=float(raw.get("Confidence", 0.0)),
-            id=raw.get("Id"),
-            parent_id=raw.get("ParentId"),
-            box=BoundingBox.parse(geometry.get("BoundingBox")),
+            text=_str(detection, "DetectedText", path),
+            type=_str(detection, "Type", path) or "LINE",
+            confidence=_num(detection, "Confidence", path),
+            id=_int(detection, "Id", path),
+            parent_id=_int(detection, "ParentId", path),
+            box=BoundingBox.parse(geometry.get("BoundingBox"), f"{path}.Geometry.BoundingBox"),
         )
 
 
@@ -185,22 +200,36 @@ class Analysis:
     ) -> Analysis:
         """Parse raw boto3 responses; pass ``None`` for an analysis that was not run.
 
-        ``extra`` maps further analyses' names (``faces``) to their raw responses.
+        ``extra`` maps further analyses' names (``faces``) to their raw responses. Raises
+        :class:`~rules.errors.AnalysisError` (a ``ValueError``) naming the field path when a
+        response is not shaped as Rekognition returns it.
         """
         versions: dict[str, str] = {}
-        if labels is not None and labels.get("LabelModelVersion"):
-            versions["labels"] = str(labels["LabelModelVersion"])
-        if moderation is not None and moderation.get("ModerationModelVersion"):
-            versions["moderation"] = str(moderation["ModerationModelVersion"])
-        if text is not None and text.get("TextModelVersion"):
-            versions["text"] = str(text["TextModelVersion"])
+        parsed_labels = parsed_moderation = parsed_text = None
+        properties = None
+        if labels is not None:
+            raw = _obj(labels, "labels")
+            parsed_labels = tuple(Label.parse(x, at) for at, x in _items(raw, "Labels", "labels"))
+            properties = ImageProperties.parse(raw.get("ImageProperties"), "labels.ImageProperties")
+            if raw.get("LabelModelVersion"):
+                versions["labels"] = _str(raw, "LabelModelVersion", "labels")
+        if moderation is not None:
+            raw = _obj(moderation, "moderation")
+            parsed_moderation = tuple(
+                ModerationLabel.parse(x, at) for at, x in _items(raw, "ModerationLabels", "moderation")
+            )
+            if raw.get("ModerationModelVersion"):
+                versions["moderation"] = _str(raw, "ModerationModelVersion", "moderation")
+        if text is not None:
+            raw = _obj(text, "text")
+            parsed_text = tuple(TextDetection.parse(x, at) for at, x in _items(raw, "TextDetections", "text"))
+            if raw.get("TextModelVersion"):
+                versions["text"] = _str(raw, "TextModelVersion", "text")
         return cls(
-            labels=None if labels is None else tuple(Label.parse(x) for x in labels.get("Labels") or ()),
-            moderation=None
-            if moderation is None
-            else tuple(ModerationLabel.parse(x) for x in moderation.get("ModerationLabels") or ()),
-            text=None if text is None else tuple(TextDetection.parse(x) for x in text.get("TextDetections") or ()),
-            image_properties=None if labels is None else ImageProperties.parse(labels.get("ImageProperties")),
+            labels=parsed_labels,
+            moderation=parsed_moderation,
+            text=parsed_text,
+            image_properties=properties,
             model_versions=versions,
             extra=_parse_extra(extra or {}),
         )
@@ -210,10 +239,16 @@ class Analysis:
         """Parse the ANALYSIS.json shape ``{"labels": ..., "moderation": ..., "text": ...}``."""
         from rules.analyses import default_analyses
 
-        known = set(default_analyses().specs)
-        unknown = set(data) - known
+        known = default_analyses().specs
+        if not isinstance(data, Mapping):
+            raise AnalysisError("", f"expected an object with keys {', '.join(sorted(known))}; got {_kind(data)}")
+        unknown = set(data) - set(known)
         if unknown:
-            raise ValueError(f"unknown analysis keys: {sorted(unknown)}; expected {', '.join(sorted(known))}")
+            shown = sorted(repr(safe_text(str(k)))[:80] for k in unknown)[:5]
+            raise AnalysisError("", f"unknown analysis keys: {', '.join(shown)}; expected {', '.join(sorted(known))}")
+        for key, spec in known.items():
+            if key in data and data[key] is None:
+                raise AnalysisError(key, f"is null; give the {spec.api} response (an object), or leave the key out")
         return cls.from_responses(
             labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text"),
             extra={k: v for k, v in data.items() if k not in {f.value for f in Feature}},
@@ -278,5 +313,79 @@ def _first(names: tuple[str, ...] | None) -> str:
     return names[0] if names else ""
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+# -- checked access to the raw responses -------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _obj(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise AnalysisError(path, f"expected an object, got {_kind(value)}")
+    return value
+
+
+def _items(parent: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Any]]:
+    """``parent[key]`` as a list (absent or null: empty), each item with its path."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise AnalysisError(f"{path}.{key}", f"expected a list, got {_kind(value)}")
+    return [(f"{path}.{key}[{i}]", item) for i, item in enumerate(value)]
+
+
+def _objects(parent: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(at, _obj(item, at)) for at, item in _items(parent, key, path)]
+
+
+def _names(parent: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    return tuple(_str(item, "Name", at) for at, item in _objects(parent, key, path))
+
+
+def _str(parent: Mapping[str, Any], key: str, path: str) -> str:
+    value = parent.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise AnalysisError(f"{path}.{key}", f"expected a string, got {_kind(value)}")
+    return safe_text(value)
+
+
+def _int(parent: Mapping[str, Any], key: str, path: str) -> int | None:
+    value = parent.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AnalysisError(f"{path}.{key}", f"expected an integer, got {_kind(value)}")
+    return value
+
+
+def _num(parent: Mapping[str, Any], key: str, path: str, default: float | None = 0.0) -> Any:
+    """A finite number (``default`` when absent). NaN and Infinity are refused: every
+    comparison with NaN is False, so a NaN confidence would decide rules arbitrarily."""
+    value = parent.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AnalysisError(f"{path}.{key}", f"expected a number, got {_kind(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise AnalysisError(f"{path}.{key}", "number too large") from None
+    if not math.isfinite(number):
+        raise AnalysisError(f"{path}.{key}", f"expected a finite number, got {value!r}")
+    return number

@@ -8,14 +8,24 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from rules import taxonomy
 from rules.analysis import Analysis, TextDetection
 from rules.base import EvalContext, Evidence, Rule, RuleResult
 from rules.features import Needs
+from rules.patterns import CompiledPattern, PatternError, compile_pattern
 
 NonEmptyName = Annotated[str, Field(min_length=1)]
+#: a pattern is kept exactly as written: leading and trailing spaces are part of it ('ID ')
+Pattern = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1)]
 MatchMode = Literal["any", "all"]
 MAX_EVIDENCE = 10
 _WORD_CHAR = re.compile(r"\w")
@@ -164,12 +174,14 @@ class TextDetectionRule(Rule):
     summary: ClassVar[str] = "text found by DetectText"
 
     type: Literal["text_detection"] = "text_detection"
-    pattern: str | None = Field(default=None, min_length=1)
+    pattern: Pattern | None = None
     words: list[NonEmptyName] | None = Field(default=None, min_length=1)
     match: MatchMode = "any"
     detection_type: Literal["LINE", "WORD"] = "LINE"
 
-    _regexes: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+    # the pattern on RE2 (linear time: the text comes from the image, see rules.patterns), or
+    # one Python regex per word (escaped literals between fixed-width look-arounds: linear too)
+    _regexes: tuple[CompiledPattern | re.Pattern[str], ...] = PrivateAttr(default=())
     _folded_words: tuple[str, ...] = PrivateAttr(default=())
     # the word regexes without their leading look-behind: a literal first lets the regex engine
     # skip ahead fast; the word boundary before a hit is checked by hand (same \w definition)
@@ -188,14 +200,14 @@ class TextDetectionRule(Rule):
     def _valid_regex(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from exc
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def model_post_init(self, context: object, /) -> None:
         if self.pattern is not None:
-            self._regexes = (re.compile(self.pattern),)
+            self._regexes = (compile_pattern(self.pattern),)
         elif self.words is not None:
             self._regexes = tuple(
                 re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE) for word in self.words

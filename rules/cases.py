@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rules.analysis import Analysis
 from rules.base import Verdict
 from rules.errors import RulesError, RulesValidationError
-from rules.loader import _Locator, _read_yaml, load_ruleset
+from rules.loader import MAX_RULES_BYTES, _Locator, _read_yaml, load_ruleset
 from rules.registry import Registry
 from rules.ruleset import Ruleset
 from rules.testing import describe_decision, responses
@@ -139,10 +139,12 @@ def load_cases(cases_file: Path) -> tuple[CasesFile, _Locator]:
         text = cases_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise CasesError(f"{name}:1: cannot read the cases file: {exc.strerror or exc}") from exc
-    data, lines, issues = _read_yaml(text, name)
+    if len(text) > MAX_RULES_BYTES:
+        raise CasesError(f"{name}:1: the file is larger than {MAX_RULES_BYTES // 1024} KB")
+    data, lines, issues, booleans = _read_yaml(text, name)  # the rules files' limits apply here too
     if issues:
         raise CasesError("\n".join(str(i) for i in issues))
-    locate = _Locator(name, lines)
+    locate = _Locator(name, lines, booleans)
     if not isinstance(data, Mapping):
         raise CasesError(f"{name}:1: expected a mapping with 'cases' (a list)")
     try:

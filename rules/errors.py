@@ -43,3 +43,12 @@ class MissingAnalysisError(RulesError):
 
 class PluginError(RulesError):
     """A rule-type plugin is broken (cannot be imported, or is not a valid Rule class)."""
+
+
+class AnalysisError(RulesError, ValueError):
+    """An analysis (Rekognition responses) is not shaped as Rekognition returns it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from rules.analysis import Analysis
 from rules.base import Confidence, EvalContext, Evidence, Rule, RuleResult
+from rules.errors import AnalysisError
 from rules.features import Needs
 
 #: The name of the analysis (a key of ANALYSIS.json and of a recording's responses).
@@ -41,8 +42,12 @@ EMOTIONS: tuple[str, ...] = (
 MAX_AGE = 150
 
 
-class ResponseError(ValueError):
+class ResponseError(AnalysisError):
     """A Rekognition response that does not have the documented shape; names the field path."""
+
+    def __init__(self, message: str) -> None:
+        path, _, rest = message.partition(": ")
+        super().__init__(path, rest)
 
 
 def _number(raw: Any, path: str, low: float = 0.0, high: float = 100.0) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 from rules._guard import plugin_code
 from rules.analysis import Analysis
 from rules.base import EvalContext, Evidence, Outcome, Rule, RuleResult, Verdict
-from rules.errors import MissingAnalysisError
+from rules.errors import Issue, MissingAnalysisError
 from rules.features import Feature, Needs
 
 # failure beats review beats success
@@ -105,6 +105,17 @@ class RuleExplanation:
         }
 
 
+def _check_evidence(evidence: tuple[Evidence, ...]) -> None:
+    """Evidence must be strict JSON: NaN/Infinity (refused in responses by the analysis parser)
+    would reach records and messages as non-JSON, so a rule giving them is a rule error."""
+    try:
+        json.dumps(evidence, allow_nan=False)
+    except ValueError as exc:
+        if not str(exc).startswith("Out of range float"):
+            raise  # e.g. a circular reference
+        raise ValueError("evidence holds NaN or Infinity, which JSON cannot carry") from None
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """An ordered list of rules with the file-level settings."""
@@ -117,6 +128,8 @@ class Ruleset:
     name: str | None = None
     source: str = "<string>"
     text: str = field(default="", repr=False)
+    #: likely mistakes in a valid file (``FILE:LINE: path: warning: ...``), e.g. an unknown label
+    warnings: tuple[Issue, ...] = field(default=(), repr=False)
     #: rule type -> where it comes from, for plugin types (named in rule errors)
     origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -165,7 +178,7 @@ class Ruleset:
             if not isinstance(result, RuleResult):
                 raise TypeError(f"evaluate() returned {type(result).__name__}, not a RuleResult")
             if result.matched and result.evidence:
-                json.dumps(result.evidence)
+                _check_evidence(result.evidence)
         except Exception as exc:  # one broken rule must not take the others down
             origin = self.origins.get(rule.type, "built-in")
             return RuleError(rule.name, rule.type, origin, f"{type(exc).__name__}: {exc}")

@@ -37,6 +37,7 @@ from imgpipe.ops import (
 )
 from imgpipe.ops.callmix import measure
 from imgpipe.ops.errors import ReprocessError
+from imgpipe.textsafe import markup_safe as _safe
 from rules import RulesValidationError, load_ruleset
 from rules.planning import CallPlan
 
@@ -119,12 +120,13 @@ def dlq_inspect(
     if as_json:
         print_json({"dlq_url": url, "count": len(messages), "messages": [m.to_dict() for m in messages]})
         return
-    table = Table(title=f"DLQ {url} — {len(messages)} message(s)")
+    table = Table(title=f"DLQ {_safe(url)} — {len(messages)} message(s)")
     for col in ("message id", "receives", "sent", "objects (state)", "why"):
         table.add_column(col, overflow="fold")
     for m in messages:
-        objects = "\n".join(f"{o.key} ({o.state})" for o in m.objects) or "-"
-        table.add_row(m.message_id, str(m.receive_count or "?"), m.sent_at or "?", objects, m.why)
+        # queue content is untrusted (keys come from uploads): no markup, no control characters
+        objects = "\n".join(f"{_safe(o.key)} ({_safe(o.state)})" for o in m.objects) or "-"
+        table.add_row(_safe(m.message_id), str(m.receive_count or "?"), _safe(m.sent_at or "?"), objects, _safe(m.why))
     console.print(table)
 
 
@@ -157,11 +159,11 @@ def dlq_redrive(
         print_json(result.to_dict())
         return
     if result.strategy == "dry-run":
-        console.print(f"{result.available} message(s) in the DLQ would be moved to {queue}")
+        console.print(f"{result.available} message(s) in the DLQ would be moved to {_safe(queue)}")
     elif result.strategy == "native":
-        console.print(f"native move task started ({result.available} message(s)): {result.task_handle}")
+        console.print(f"native move task started ({result.available} message(s)): {_safe(result.task_handle)}")
     else:
-        console.print(f"moved {result.moved} message(s) to {queue} with the copy loop; "
+        console.print(f"moved {result.moved} message(s) to {_safe(queue)} with the copy loop; "
                       f"{result.failed} refused, {result.not_deleted} copied but not deleted")
 
 
@@ -203,11 +205,11 @@ def reprocess_command(
     if as_json:
         print_json(result.to_dict())
         return
-    table_out = Table(title=f"reprocess s3://{name}/ {prefix!r}")
+    table_out = Table(title=f"reprocess s3://{_safe(name)}/ {_safe(repr(prefix))}")
     for col in ("analysed key", "verdict", "back to", "action"):
         table_out.add_column(col, overflow="fold")
     for item in result.items:
-        table_out.add_row(item.analysed_key, item.verdict, item.source_key, item.action)
+        table_out.add_row(_safe(item.analysed_key), _safe(item.verdict), _safe(item.source_key), _safe(item.action))
     console.print(table_out)
     console.print(f"{result.requeued} re-queued, {result.skipped} skipped"
                   + (" (dry run)" if dry_run else ""))

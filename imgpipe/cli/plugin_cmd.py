@@ -34,7 +34,7 @@ description = "imgpipe rule type `{type_name}`."
 requires-python = ">=3.11"
 # Runtime dependencies go here; they are packaged into the function's layer for arm64 /
 # CPython 3.13, so compiled ones need published aarch64 wheels. image-pipeline (the engine,
-# with pydantic and PyYAML) is in the function already and is never packaged twice.
+# with pydantic, PyYAML and google-re2) is in the function already and is never packaged twice.
 dependencies = ["image-pipeline"]
 
 [project.optional-dependencies]

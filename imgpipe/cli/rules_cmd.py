@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from imgpipe.cli._common import EXIT_INVALID, EXIT_RUNTIME, console, fail, print_json, read_json
+from imgpipe.textsafe import markup_safe, printable
 from rules import (
     Analysis,
     Decision,
@@ -99,9 +99,13 @@ def validate(
             continue
         results.append({"file": str(path), "valid": True, "summary": summary(ruleset),
                         "rules": len(ruleset.rules), "api_calls": list(ruleset.needs.api_calls),
-                        "default_verdict": ruleset.default_verdict.value})
+                        "default_verdict": ruleset.default_verdict.value,
+                        "warnings": [{"file": w.file, "line": w.line, "path": w.path, "message": w.message}
+                                     for w in ruleset.warnings]})
         if not as_json:
             typer.echo(summary(ruleset))
+        for warning in ruleset.warnings:  # on stderr, also with --json
+            typer.echo(str(warning), err=True)
     if as_json:
         print_json(results)
     if failed:
@@ -110,7 +114,7 @@ def validate(
 
 def _report_rule_errors(decision: Decision) -> None:
     for error in decision.errors:
-        typer.echo(f"warning: {error} (the image goes to review: rule_error)", err=True)
+        typer.echo(printable(f"warning: {error} (the image goes to review: rule_error)"), err=True)
 
 
 @app.command()
@@ -143,7 +147,8 @@ def explain(
         result["rules"] = [e.to_dict() for e in explanations]
         print_json(result)
         return
-    table = Table(title=f"{rules_file} on {analysis_file}", show_lines=True)
+    # names, labels and text come from files and images: never parsed as markup, no control chars
+    table = Table(title=f"{markup_safe(rules_file)} on {markup_safe(analysis_file)}", show_lines=True)
     table.add_column("rule", style="bold")
     table.add_column("type")
     table.add_column("outcome")
@@ -151,14 +156,14 @@ def explain(
     table.add_column("why")
     for e in explanations:
         mark = "[green]yes[/green]" if e.matched else "[dim]no[/dim]"
-        why = escape("\n".join(e.reasons)) or "-"  # reasons quote image text and plugin messages
-        table.add_row(escape(e.rule), escape(e.type), e.outcome, mark, why, style=None if e.matched else "dim")
+        why = "\n".join(markup_safe(reason) for reason in e.reasons) or "-"  # reasons quote image text and plugin messages
+        table.add_row(markup_safe(e.rule), markup_safe(e.type), e.outcome, mark, why, style=None if e.matched else "dim")
     console.print(table)
     deciding = any(m.outcome != "tag" for m in decision.matches)
     default_note = "" if deciding else " (no deciding rule matched: default_verdict)"
     console.print(
         f"verdict: [bold]{decision.verdict.value}[/bold]{default_note}; "
-        f"categories: {escape(', '.join(decision.categories)) or '-'}"
+        f"categories: {markup_safe(', '.join(decision.categories)) or '-'}"
     )
 
 
@@ -179,9 +184,10 @@ def list_types(as_json: JsonOption = False) -> None:
         table.add_column("from")
         table.add_column("reads")
         for name in registry.names:  # plugin text is printed as text, never as markup
-            table.add_row(escape(name), escape(registry.origin[name]), escape(rule_summary(registry.types[name])))
+            table.add_row(markup_safe(name), markup_safe(registry.origin[name]),
+                          markup_safe(rule_summary(registry.types[name])))
         for name, why in sorted(registry.broken.items()):
-            table.add_row(escape(name), f"[red]{escape(why)}[/red]", "-")
+            table.add_row(markup_safe(name), f"[red]{markup_safe(why)}[/red]", "-")
         console.print(table)
     if registry.broken:
         for name, why in sorted(registry.broken.items()):

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,6 +24,15 @@ from imgpipe.errors import ImgpipeError
 from imgpipe.local.backends import Backend, BackendConfigError, make_detector, warm_up
 from imgpipe.local.errors import MissingExtraError
 from imgpipe.local.notifier import VERDICT_STYLES, ConsoleNotifier
+from imgpipe.local.paths import (
+    REPORT_MARK,
+    PathClashError,
+    WalkReport,
+    check_inputs,
+    check_names,
+    check_out,
+    check_report,
+)
 from imgpipe.local.runner import (
     LAYOUT,
     InputError,
@@ -33,6 +41,7 @@ from imgpipe.local.runner import (
     collect_inputs,
     cpu_count,
 )
+from imgpipe.textsafe import markup_safe as escape
 from rules import Ruleset, RulesValidationError, load_ruleset
 
 MAX_TABLE_CELL = 70
@@ -122,12 +131,25 @@ def run(
 ) -> None:
     """Run the pipeline on local files: same pre-checks, rules and routing as the Lambda."""
     ruleset = _load_rules(rules)
-    try:
-        images = collect_inputs(inputs, exclude=[out, *([record] if record else [])])
-    except InputError as exc:
-        fail(str(exc))
     if screenshot is not None and report is None:
         fail("--screenshot needs --report FILE.html")
+    walk = WalkReport()
+    # every path clash is refused here, before any work: a run only replaces its own outputs
+    try:
+        check_out(out)
+        check_inputs(inputs, out)
+        images = collect_inputs(inputs, exclude=[out, *([record] if record else [])], walk=walk)
+        check_names((image.rel for image in images), out)
+        paths = [image.path for image in images]
+        if report is not None:
+            check_report(
+                "--report", report, out=out, images=paths, rules=rules,
+                others=[("--screenshot", screenshot)] if screenshot else [], mark=REPORT_MARK,
+            )  # fmt: skip
+        if screenshot is not None:
+            check_report("--screenshot", screenshot, out=out, images=paths, rules=rules)
+    except (InputError, PathClashError) as exc:
+        fail(str(exc))
     n_workers = max(1, min(workers or cpu_count(), len(images)))
     threads = max(1, cpu_count() // n_workers)
     err = Console(stderr=True)
@@ -157,20 +179,25 @@ def run(
         summary = runner.run(images, on_done=lambda _r: progress.advance(task))
 
     report_error: str | None = None
+    report_failed = False
     if report is not None:
         from imgpipe.report import BrowserError, render_report, screenshot_file
 
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(
-            render_report(
-                summary.results,
-                rules_name=ruleset.name or rules.stem,
-                rules_path=str(rules),
-                backend=backend.value,
-                elapsed=summary.elapsed,
-            ),
-            encoding="utf-8",
-        )
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(
+                render_report(
+                    summary.results,
+                    rules_name=ruleset.name or rules.stem,
+                    rules_path=str(rules),
+                    backend=backend.value,
+                    elapsed=summary.elapsed,
+                ),
+                encoding="utf-8",
+            )
+        except OSError as exc:
+            report_error = f"cannot write the report {report}: {exc.strerror or exc}"
+            report_failed, screenshot = True, None
         if screenshot is not None:
             try:
                 screenshot_file(report, screenshot)
@@ -187,6 +214,7 @@ def run(
                 "report": str(report) if report else None,
                 "screenshot": str(screenshot) if screenshot and not report_error else None,
                 "counts": summary.counts,
+                "skipped": walk.to_dict(),
                 "workers": summary.workers,
                 "elapsed_s": round(summary.elapsed, 3),
                 "model_load_ms": {k: round(v, 1) for k, v in load_ms.items()},
@@ -220,9 +248,16 @@ def run(
             )
     if report_error:
         err.print(f"[yellow]warning:[/] {escape(report_error)}")
+    if walk.ignored and not json_out:
+        err.print(
+            f"[dim]{len(walk.ignored)} file(s) in the input folders ignored (hidden, README/LICENSE, "
+            "*.md *.txt *.rst *.yaml *.yml *.json); name a file to process it anyway[/]"
+        )
+    for folder, why in walk.unreadable:
+        err.print(f"[red]error:[/] {escape(str(folder))}: cannot read this folder ({escape(why)}); its files were not processed")
     for result in summary.errors:
         err.print(f"[red]error:[/] {escape(result.image.rel)}: {escape(result.error or '')}")
-    code = EXIT_RUNTIME if summary.errors else EXIT_OK
+    code = EXIT_RUNTIME if summary.errors or walk.unreadable or report_failed else EXIT_OK
     if code != EXIT_OK:
         sys.stderr.flush()
     raise typer.Exit(code)

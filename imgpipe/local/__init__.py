@@ -14,6 +14,13 @@ and ``--backend replay`` work without the ``local`` extra.
 
 from __future__ import annotations
 
+import os
+
+# An offline run writes nothing outside --out and the report, and sends nothing anywhere:
+# onnxruntime (>= 1.2x on Linux) otherwise creates ~/.cache/Microsoft/DeveloperTools/.onnxruntime/
+# (a device id and an event store) for its telemetry. Set before onnxruntime is first imported.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 from imgpipe.local.backends import Backend, make_detector
 from imgpipe.local.errors import (
     LocalError,

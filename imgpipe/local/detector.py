@@ -21,7 +21,6 @@ Threads: see :class:`LocalModels` (how many each model gets) and :meth:`LocalDet
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
@@ -193,19 +192,16 @@ class LocalModels:
 def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
     """Decode an image to RGB uint8 (EXIF orientation applied) and the PIL image.
 
-    Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale, keeping both sides >= MAX_DECODE_SIDE.
+    Large images are decoded at a reduced scale, keeping both sides >= MAX_DECODE_SIDE.
     """
     if not isinstance(image, BytesImage):
         raise LocalError(f"the local backend reads image bytes, not {type(image).__name__}")
-    pil = require("PIL.Image")
-    ops = require("PIL.ImageOps")
+    from imgpipe.local.imageio import DecodeError, open_rgb
+
     try:
-        img = pil.open(io.BytesIO(image.data))
-        # JPEG: decode at a reduced scale when the photo is much larger than any model needs
-        img.draft("RGB", (MAX_DECODE_SIDE, MAX_DECODE_SIDE))
-        img.load()
-        img = ops.exif_transpose(img).convert("RGB")
-    except (OSError, ValueError, SyntaxError) as exc:
+        # bounded memory, 16-bit grayscale scaled (not clipped to white): see imgpipe.local.imageio
+        img = open_rgb(image.data, MAX_DECODE_SIDE)
+    except DecodeError as exc:
         # what Rekognition answers for bytes it cannot decode
         raise PermanentImageError(
             "rekognition:invalid_image_format", f"{image.name}: cannot decode ({exc})"

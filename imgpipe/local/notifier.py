@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
-from rich.markup import escape
 
 from analyzer.ports import Notification
+from imgpipe.textsafe import markup_safe as escape
 
 VERDICT_STYLES = {"success": "green", "failure": "red", "review": "yellow"}
 

@@ -23,6 +23,7 @@ from analyzer.pipeline import Pipeline, PipelineSettings
 from analyzer.ports import BytesImage, Detection, Detector, ImageSource, Notifier
 from analyzer.results import ImageOutcome
 from imgpipe.local.errors import LocalError
+from imgpipe.local.paths import WalkReport, walk_folder
 from imgpipe.local.storage import FolderStorage
 from rules import Needs, Ruleset
 
@@ -30,7 +31,8 @@ from rules import Needs, Ruleset
 LAYOUT: KeyLayout = DEFAULT_LAYOUT
 #: Raw responses per image in the ANALYSIS.json shape, for `imgpipe rules evaluate/explain`.
 ANALYSES_PREFIX = "analyses/"
-#: Files skipped when walking folders (name them explicitly to process them anyway).
+#: Files skipped when walking folders (name them explicitly to process them anyway): these exact
+#: names without a suffix (``README.jpg`` is an image like any other), and the suffixes below.
 SKIPPED_NAMES = ("README", "LICENSE", "NOTICE", "COPYING")
 SKIPPED_SUFFIXES = (".md", ".txt", ".rst", ".yaml", ".yml", ".json")
 
@@ -63,7 +65,7 @@ def _skipped(path: Path) -> bool:
     name = path.name
     return (
         name.startswith(".")
-        or name.upper().startswith(SKIPPED_NAMES)
+        or name.upper() in SKIPPED_NAMES
         or path.suffix.lower() in SKIPPED_SUFFIXES
     )
 
@@ -73,7 +75,9 @@ def _inside(path: Path, folders: Sequence[Path]) -> bool:
     return any(resolved.is_relative_to(folder) for folder in folders)
 
 
-def collect_inputs(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> list[InputImage]:
+def collect_inputs(
+    inputs: Sequence[Path], exclude: Sequence[Path] = (), walk: WalkReport | None = None
+) -> list[InputImage]:
     """Files and folders (recursive) -> images with unique relative paths, in a stable order.
 
     One folder: paths are relative to it. Several inputs: each is prefixed with its own name, so
@@ -81,6 +85,7 @@ def collect_inputs(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> list
     configuration files (README*, LICENSE*, *.md, *.txt, *.yaml, *.json) found in folders are
     skipped, and so is anything under ``exclude`` (the run's output and recordings folders, so
     ``imgpipe run .`` never re-reads its own copies); a file named explicitly is always processed.
+    ``walk`` receives what was left out: files ignored by those rules, folders that could not be read.
     """
     if not inputs:
         raise InputError("no input given")
@@ -90,9 +95,11 @@ def collect_inputs(inputs: Sequence[Path], exclude: Sequence[Path] = ()) -> list
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            for file in walk_folder(path, walk):
                 rel_parts = file.relative_to(path).parts
                 if any(part.startswith(".") for part in rel_parts) or _skipped(file):
+                    if walk is not None:
+                        walk.ignored.append(file)
                     continue
                 if excluded and _inside(file, excluded):
                     continue

@@ -28,12 +28,18 @@ class UnsafeKeyError(LocalError):
     """A key that would escape the output folder."""
 
 
+class ForeignFileError(LocalError):
+    """A write or delete aimed at a file the run did not create (an input)."""
+
+
 class FolderStorage:
     """Reads registered input files; writes copies and records under ``out_dir``."""
 
     def __init__(self, out_dir: str | Path, sources: Mapping[str, Path] | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.sources: dict[str, Path] = dict(sources or {})
+        self._resolved_sources: set[Path] = set()
+        self._resolved_count = -1
 
     def add_source(self, key: str, path: Path) -> None:
         self.sources[key] = path
@@ -46,6 +52,17 @@ class FolderStorage:
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise UnsafeKeyError(f"key {key!r} would leave the output folder")
         return self.out_dir.joinpath(*rel.parts)
+
+    def _writable(self, key: str) -> Path:
+        """The output path of ``key``, refusing any that is (through links) an input file."""
+        path = self.path_for(key)
+        if key not in self.sources:
+            if self._resolved_count != len(self.sources):  # sources added since
+                self._resolved_sources = {src.resolve() for src in self.sources.values()}
+                self._resolved_count = len(self.sources)
+            if path.resolve() in self._resolved_sources:
+                raise ForeignFileError(f"{path} is an input of this run; not replacing or deleting it")
+        return path
 
     # -- Storage port -----------------------------------------------------------------------
 
@@ -74,17 +91,21 @@ class FolderStorage:
 
     def copy(self, info: ObjectInfo, dest_key: str, tags: Mapping[str, str]) -> None:
         """Copy the file (content and times); tags are kept in the result record, not here."""
-        dest = self.path_for(dest_key)
+        dest = self._writable(dest_key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(self.path_for(info.key), dest)
 
     def put_record(self, key: str, record: Mapping[str, Any]) -> None:
-        dest = self.path_for(key)
+        dest = self._writable(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rec-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(record, indent=2) + "\n")
-        os.replace(tmp, dest)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(dumps(record, indent=2) + "\n")
+            os.replace(tmp, dest)
+        except BaseException:  # never leave a temporary file behind
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def get_record(self, key: str) -> dict[str, Any] | None:
         try:
@@ -97,7 +118,7 @@ class FolderStorage:
         """Originals are never deleted or modified locally; other keys are removed if present."""
         if key in self.sources:
             return
-        self.path_for(key).unlink(missing_ok=True)
+        self._writable(key).unlink(missing_ok=True)
 
 
 def _md5(path: Path) -> str:

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
+from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout
 from analyzer.messages import decision_messages, match_words
 from analyzer.precheck import describe
 from analyzer.sns import sns_subject
@@ -46,32 +47,32 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 @dataclass(frozen=True, slots=True)
 class ReviewLayout:
-    """Where the pipeline puts things (its defaults), and where decisions go."""
+    """The pipeline's key layout (:class:`analyzer.layout.KeyLayout`) and where decisions go."""
 
-    input_prefix: str = "images/"
-    output_prefix: str = "analyzed/"
-    results_prefix: str = "results/"
+    keys: KeyLayout = DEFAULT_LAYOUT
     decisions_prefix: str = "reviews/"
 
     def rel(self, key: str) -> str:
         """The image's relative key from any of its names (``a/b.jpg``, ``images/a/b.jpg``,
         ``analyzed/review/a/b.jpg``, ``results/review/a/b.jpg.json``)."""
         key = key.strip().lstrip("/")
-        if key.startswith(self.input_prefix):
-            return key[len(self.input_prefix):]
-        for prefix in (self.output_prefix, self.results_prefix):
-            if key.startswith(prefix):
-                rest = key[len(prefix):]
-                verdict, _, rel = rest.partition("/")
-                if verdict in ("success", "failure", "review") and rel:
-                    return rel.removesuffix(".json") if prefix == self.results_prefix else rel
+        if self.keys.is_input(key):
+            return self.keys.relative_key(key)
+        found = self.keys.analysed(key)
+        if found is not None:
+            return found.relative
+        results = self.keys.results_prefix
+        if key.startswith(results) and key.endswith(".json"):
+            verdict, _, rel = key[len(results):].partition("/")
+            if verdict in VERDICTS and rel:
+                return rel.removesuffix(".json")
         return key
 
     def image_key(self, verdict: str, rel: str) -> str:
-        return f"{self.output_prefix}{verdict}/{rel}"
+        return self.keys.verdict_folder(verdict) + rel
 
     def record_key(self, verdict: str, rel: str) -> str:
-        return f"{self.results_prefix}{verdict}/{rel}.json"
+        return f"{self.keys.results_folder(verdict)}{rel}.json"
 
     def decisions_of(self, rel: str) -> str:
         return f"{self.decisions_prefix}{rel}/"

@@ -55,6 +55,8 @@ def test_layer_has_native_wheels_for_aarch64_cpython_313(layer: Artifact) -> Non
     core = [n for n in natives if n.startswith("python/pydantic_core/_pydantic_core.")]
     assert core == ["python/pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"]
     assert "python/yaml/_yaml.cpython-313-aarch64-linux-gnu.so" in natives
+    # google-re2 publishes its cp313 aarch64 wheel as manylinux_2_28 only (Target.platforms)
+    assert "python/re2/_re2.cpython-313-aarch64-linux-gnu.so" in natives
     for name, data in natives.items():
         assert _elf_machine(data) == EM_AARCH64, name
 

@@ -75,6 +75,13 @@ class TestRule(Rule):
         raise RuntimeError("boom")
 '''
 RETURNS_NONE = RAISES.replace('raise RuntimeError("boom")', "return None").replace("Raises", "Returns None")
+# issue 12 composed with the rule_error outcome: non-finite evidence (the analysis parser refuses
+# NaN/Infinity in responses) and escape sequences in a plugin's error message
+RETURNS_NAN = RAISES.replace(
+    'raise RuntimeError("boom")', 'return RuleResult(True, ({{"label": "Deer", "confidence": float("nan")}},))'
+).replace("Raises on every image", "Returns NaN evidence")
+RETURNS_INF = RETURNS_NAN.replace('float("nan")', 'float("inf")').replace("NaN", "Infinity")
+RAISES_ESCAPES = RAISES.replace('raise RuntimeError("boom")', 'raise RuntimeError("boom\\x1b[2J\\x1b]0;pwned\\x07")')
 
 
 @pytest.fixture
@@ -161,6 +168,8 @@ def test_markup_in_a_plugin_docstring_does_not_crash_types(install: Callable[[st
 @pytest.mark.parametrize(("type_name", "body", "error"), [
     ("bp_raises", RAISES, "RuntimeError: boom"),
     ("bp_returns_none", RETURNS_NONE, "TypeError: evaluate() returned NoneType, not a RuleResult"),
+    ("bp_returns_nan", RETURNS_NAN, "ValueError: evidence holds NaN or Infinity, which JSON cannot carry"),
+    ("bp_returns_inf", RETURNS_INF, "ValueError: evidence holds NaN or Infinity, which JSON cannot carry"),
 ])
 def test_a_rule_failing_at_evaluation_goes_to_review_and_the_others_still_decide(
     tmp_path: Path, install: Callable[[str, str], MadePlugin], type_name: str, body: str, error: str
@@ -270,3 +279,20 @@ def test_imgpipe_run_gives_the_same_rule_error_outcome_and_keeps_stdout_json(
     assert RULE_ERROR in text and "RuntimeError: boom" in text
     assert (tmp_path / "out" / "analyzed" / "review" / "deer.jpg").is_file()
     assert "Traceback" not in result.stderr
+
+
+def test_a_plugin_error_message_reaches_the_terminal_without_escape_sequences(
+    tmp_path: Path, install: Callable[[str, str], MadePlugin]
+) -> None:
+    # GIVEN a plugin rule whose exception message clears the screen and retitles the terminal
+    install("bp_raises_escapes", RAISES_ESCAPES)
+    rules = _rules(tmp_path, "bp_raises_escapes")
+    # WHEN evaluated and explained
+    evaluated = _cli("rules", "evaluate", rules, ANALYSIS)
+    explained = _cli("rules", "explain", rules, ANALYSIS)
+    # THEN the warning on stderr and the explain table carry no escape sequence (imgpipe.textsafe);
+    # the JSON keeps the message, with the control characters JSON-escaped
+    assert evaluated.exit_code == 0 and explained.exit_code == 0, evaluated.output + explained.output
+    assert "RuntimeError: boom" in evaluated.stderr and "\x1b" not in evaluated.stderr
+    assert "\x1b" not in explained.stdout + explained.stderr and "\x07" not in explained.stdout
+    assert json.loads(evaluated.stdout)["errors"][0]["error"] == "RuntimeError: boom\x1b[2J\x1b]0;pwned\x07"

@@ -54,7 +54,7 @@ def test_the_scaffold_tests_pass_in_a_fresh_venv(tmp_path: Path) -> None:
 
     # the engine only (image-pipeline without its AWS and CLI dependencies), as a plugin author needs
     pip("--no-deps", "-e", str(ROOT))
-    pip("pydantic>=2.7,<3", "PyYAML>=6.0", "pytest>=8")
+    pip("pydantic>=2.7,<3", "PyYAML>=6.0", "google-re2>=1.1", "pytest>=8")
     # WHEN the plugin is installed in editable mode and its tests run
     pip("--no-deps", "-e", str(plugin))
     proc = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(plugin)],

@@ -11,7 +11,8 @@ is drained like Lambda's event source mapping. Outcomes:
 - ``dlq`` — reported as a batch item failure on every delivery, so it reaches the DLQ for
   inspection (the object, if any, stays under ``images/``).
 
-The bad-input table of docs/reliability.md lists the same cases (``CORPUS`` below).
+The Lambda table of docs/bad-input.md lists the same cases (``CORPUS`` below), with every other class
+of bad input; docs/reliability.md links it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def heic() -> bytes:
 def huge_jpeg_header() -> bytes:
     head = picture(96, 96)
     return head[:200] + bytes(16 * 1024 * 1024 - 200)
+
+
+def fat_metadata(width: int, height: int = 90) -> bytes:
+    """A JPEG whose 3 x 64 KB of metadata (COM segments) precede the frame header."""
+    data = picture(width, height)
+    comment = b"\xff\xfe" + (65535).to_bytes(2, "big") + bytes(65533)
+    return data[:2] + comment * 3 + data[2:]
 
 
 def svg() -> bytes:
@@ -130,6 +138,10 @@ CORPUS: list[Bad] = [
     Bad("10000px", "10,000 px wide image (the limit)", "analysed:review",
         (("edge10000.jpg", lambda: jpeg(10_000, 90)),)),
     Bad("16mb", "16 MB object", "failure:too_large", (("big.jpg", huge_jpeg_header),)),
+    Bad("metadata-10001px", "10,001 px wide JPEG behind 192 KB of metadata (header read on past 64 KB)",
+        "failure:too_big_dimensions", (("fat-wide.jpg", lambda: fat_metadata(10_001)),)),
+    Bad("metadata-ok", "JPEG behind 192 KB of metadata, sizes within limits", "analysed:review",
+        (("fat.jpg", lambda: fat_metadata(80, 200)),)),
     Bad("png-named-jpg", "real PNG named .jpg (type sniffed, not guessed)", "analysed:success",
         (("cat-png.jpg", lambda: picture(fmt="PNG")),)),
     # keys

@@ -18,7 +18,7 @@ from rules import Verdict
 
 
 def test_the_contract_example() -> None:
-    # CONTRACTS §5: images/a/b c.jpg judged success ends at analyzed/success/a/b c.jpg
+    # docs/contracts.md §5: images/a/b c.jpg judged success ends at analyzed/success/a/b c.jpg
     assert DEFAULT_LAYOUT.destination_key("images/a/b c.jpg", "success") == "analyzed/success/a/b c.jpg"
     assert DEFAULT_LAYOUT.record_key("images/a/b c.jpg", Verdict.REVIEW) == "results/review/a/b c.jpg.json"
     assert DEFAULT_LAYOUT.relative_key("images/a/b c.jpg") == "a/b c.jpg"

@@ -88,7 +88,7 @@ def test_a_plugin_analysis_flows_into_needs_and_the_analysis(monkeypatch: pytest
 
 
 def test_analysis_json_with_an_unknown_key_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown analysis keys: \['ppe'\]; expected faces, labels, moderation, protective_equipment, text"):
+    with pytest.raises(ValueError, match=r"unknown analysis keys: 'ppe'; expected faces, labels, moderation, protective_equipment, text"):
         Analysis.from_mapping({"ppe": {}})
 
 
