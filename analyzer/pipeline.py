@@ -28,12 +28,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from analyzer import __version__
 from analyzer.errors import DeliveryUnknownError, PermanentImageError
 from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout, OutsideInputPrefixError
-from analyzer.ports import Detector, Notification, Notifier, ObjectInfo, ObjectRef, Storage
+from analyzer.ports import (
+    Detection,
+    Detector,
+    ImageSource,
+    Notification,
+    Notifier,
+    ObjectInfo,
+    ObjectRef,
+    Storage,
+)
 from analyzer.precheck import (
     DEFAULT_LIMITS,
     SNIFF_BYTES,
@@ -52,6 +61,8 @@ from analyzer.results import (
 )
 from analyzer.stored import pack_analysis
 from rules import Analysis, Ruleset, Verdict
+from rules.features import Needs
+from rules.planning import CallPlan, run_plan
 
 __all__ = [
     "RECORD_SCHEMA", "VERDICTS", "ImageOutcome", "KeyLayout", "OutsideInputPrefixError",
@@ -225,6 +236,9 @@ class Pipeline:
         image = self.storage.image_source(info, ref)
         started = time.perf_counter()
         try:
+            if self.ruleset.calls == CallPlan.ECONOMICAL:  # one call at a time: rules.planning
+                self._analyse_planned(image, outcome, timings, started)
+                return None
             detection = self.detector.detect(image, needs)
         except PermanentImageError as exc:
             timings["detect"] = _ms(started)
@@ -239,6 +253,7 @@ class Pipeline:
             labels=detection.responses.get("labels"),
             moderation=detection.responses.get("moderation"),
             text=detection.responses.get("text"),
+            extra={k: v for k, v in detection.responses.items() if k in needs.extra},
         )
         decision = self.ruleset.evaluate(analysis)
         outcome.verdict = decision.verdict
@@ -246,6 +261,33 @@ class Pipeline:
         outcome.matches = [match.to_dict() for match in decision.matches]
         outcome.features = list(decision.features)
         return None
+
+    def _analyse_planned(
+        self, image: ImageSource, outcome: ImageOutcome, timings: dict[str, float], started: float
+    ) -> None:
+        """The economical call plan: calls the analyses one by one, skipping the useless ones."""
+        detection = Detection()
+
+        def fetch(name: str, needs: Needs) -> dict[str, Any]:
+            part = self.detector.detect(image, needs)
+            for api, count in part.calls.items():
+                detection.calls[api] = detection.calls.get(api, 0) + count
+            detection.timings_ms.update(part.timings_ms)
+            detection.model_versions.update(part.model_versions)
+            return part.responses[name]
+
+        run = run_plan(self.ruleset, fetch, CallPlan.ECONOMICAL)
+        timings["detect"] = _ms(started)
+        timings.update(detection.timings_ms)
+        decision = run.decision
+        assert decision is not None
+        outcome.calls = dict(detection.calls)
+        outcome.skipped_calls = dict(run.skipped)
+        outcome.model_versions = dict(detection.model_versions)
+        outcome.verdict = decision.verdict
+        outcome.categories = list(decision.categories)
+        outcome.matches = [match.to_dict() for match in decision.matches]
+        outcome.features = list(decision.features)
 
     def _source_missing(
         self, ref: ObjectRef, bucket: str, timings: dict[str, float]

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage, Detection, ImageSource, S3Image
+from rules.analyses import spec as analysis_spec
 from rules.features import Needs
 
 if TYPE_CHECKING:
@@ -102,6 +103,11 @@ class RekognitionDetector:
             resp = self._call(detection, "DetectText", client.detect_text, {"Image": param})
             detection.responses["text"] = resp
             _version(detection, "DetectText", resp, "TextModelVersion")
+        for name in sorted(needs.extra):  # registered analyses (faces, plugins'): rules.analyses
+            extra = analysis_spec(name)
+            kwargs = {"Image": param, **extra.params}
+            method = getattr(client, extra.method)
+            detection.responses[name] = self._call(detection, extra.api, method, kwargs)
         return detection
 
     def _client_for(self, image: ImageSource) -> RekognitionClient:

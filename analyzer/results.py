@@ -53,6 +53,8 @@ class ImageOutcome:
     size: int | None = None
     content_type: str | None = None
     calls: dict[str, int] = field(default_factory=dict)
+    #: analysis name -> why the economical call plan skipped it (rules.planning)
+    skipped_calls: dict[str, str] = field(default_factory=dict)
     model_versions: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     rules_name: str | None = None
@@ -103,6 +105,7 @@ def outcome_to_record(outcome: ImageOutcome, *, with_analysis: bool = True) -> d
         "reason": outcome.reason,
         "reason_text": outcome.reason_text,
         "calls": dict(outcome.calls),
+        **({"skipped_calls": dict(outcome.skipped_calls)} if outcome.skipped_calls else {}),
         "model_versions": dict(outcome.model_versions),
         "timings_ms": dict(outcome.timings_ms),
         "rules": {"name": outcome.rules_name, "sha256": outcome.rules_digest},
@@ -141,6 +144,7 @@ def outcome_from_record(data: dict[str, Any]) -> ImageOutcome:
         size=data.get("size"),
         content_type=data.get("content_type"),
         calls=dict(data.get("calls") or {}),
+        skipped_calls=dict(data.get("skipped_calls") or {}),
         model_versions=dict(data.get("model_versions") or {}),
         timings_ms=dict(data.get("timings_ms") or {}),
         rules_name=rules.get("name"),

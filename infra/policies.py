@@ -22,6 +22,16 @@ REKOGNITION_ACTIONS = {
 }
 
 
+def _rekognition_action(api: str) -> str:
+    """The IAM action of a Rekognition API: the registered analysis that calls it says."""
+    if api in REKOGNITION_ACTIONS:
+        return REKOGNITION_ACTIONS[api]
+    from rules.analyses import default_analyses
+
+    (action,) = default_analyses().by_api(api).iam_actions
+    return action
+
+
 def statement(
     sid: str,
     actions: Sequence[str],
@@ -94,7 +104,7 @@ def function_policy(g: FunctionGrants) -> Document:
             [g.bucket_arn],
         ),
     ]
-    apis = [REKOGNITION_ACTIONS[a] for a in g.rekognition_apis]
+    apis = [_rekognition_action(a) for a in g.rekognition_apis]
     if apis:
         stmts.append(statement("RekognitionNeededByRules", apis, ["*"]))
     stmts += [

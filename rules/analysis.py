@@ -187,6 +187,8 @@ class Analysis:
     text: tuple[TextDetection, ...] | None = None
     image_properties: ImageProperties | None = None
     model_versions: Mapping[str, str] = field(default_factory=dict)
+    #: further analyses (see rules.analyses) by name, parsed by their spec: ``extra["faces"]``
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_responses(
@@ -194,11 +196,13 @@ class Analysis:
         labels: Response | None = None,
         moderation: Response | None = None,
         text: Response | None = None,
+        extra: Mapping[str, Response] | None = None,
     ) -> Analysis:
         """Parse raw boto3 responses; pass ``None`` for an analysis that was not run.
 
-        Raises :class:`~rules.errors.AnalysisError` (a ``ValueError``) naming the field path when
-        a response is not shaped as Rekognition returns it.
+        ``extra`` maps further analyses' names (``faces``) to their raw responses. Raises
+        :class:`~rules.errors.AnalysisError` (a ``ValueError``) naming the field path when a
+        response is not shaped as Rekognition returns it.
         """
         versions: dict[str, str] = {}
         parsed_labels = parsed_moderation = parsed_text = None
@@ -227,27 +231,33 @@ class Analysis:
             text=parsed_text,
             image_properties=properties,
             model_versions=versions,
+            extra=_parse_extra(extra or {}),
         )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Analysis:
         """Parse the ANALYSIS.json shape ``{"labels": ..., "moderation": ..., "text": ...}``."""
+        from rules.analyses import default_analyses
+
+        known = default_analyses().specs
         if not isinstance(data, Mapping):
-            raise AnalysisError("", f"expected an object with keys labels, moderation, text; got {_kind(data)}")
-        unknown = set(data) - {f.value for f in Feature}
+            raise AnalysisError("", f"expected an object with keys {', '.join(sorted(known))}; got {_kind(data)}")
+        unknown = set(data) - set(known)
         if unknown:
             shown = sorted(repr(safe_text(str(k)))[:80] for k in unknown)[:5]
-            raise AnalysisError("", f"unknown analysis keys: {', '.join(shown)}; expected labels, moderation, text")
-        apis = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText"}
-        for key, api in apis.items():
+            raise AnalysisError("", f"unknown analysis keys: {', '.join(shown)}; expected {', '.join(sorted(known))}")
+        for key, spec in known.items():
             if key in data and data[key] is None:
-                raise AnalysisError(key, f"is null; give the {api} response (an object), or leave the key out")
+                raise AnalysisError(key, f"is null; give the {spec.api} response (an object), or leave the key out")
         return cls.from_responses(
-            labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text")
+            labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text"),
+            extra={k: v for k, v in data.items() if k not in {f.value for f in Feature}},
         )
 
     def has(self, feature: Feature | str) -> bool:
         """Whether the analysis for ``feature`` was run (an empty result counts as run)."""
+        if feature not in {f.value for f in Feature}:
+            return feature in self.extra
         return getattr(self, Feature(feature).value) is not None
 
     # -- indexes, built on first use ----------------------------------------------------------
@@ -291,6 +301,12 @@ class Analysis:
                 parent = parent_in_response.get(key) or _first(documented.get(key))
             lineage.append((label, frozenset(seen), tuple(chain)))
         return tuple(lineage)
+
+
+def _parse_extra(responses: Mapping[str, Response]) -> dict[str, Any]:
+    from rules.analyses import spec  # the registry imports rule modules: import late
+
+    return {name: spec(name).parse(raw) for name, raw in responses.items()}
 
 
 def _first(names: tuple[str, ...] | None) -> str:

@@ -54,12 +54,13 @@ class Case(BaseModel):
     moderation: dict[str, float] | None = None
     text: list[str | tuple[str, float]] | None = None  # lines, or [line, confidence]
     quality: dict[str, float] | None = None
+    faces: list[dict[str, Any]] | None = None  # compact faces, see rules.faces.faces_response
     verdict: Verdict
     categories: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Case:
-        inline = any(v is not None for v in (self.labels, self.moderation, self.text, self.quality))
+        inline = any(v is not None for v in (self.labels, self.moderation, self.text, self.quality, self.faces))
         if self.analysis is not None and inline:
             raise ValueError("give either 'analysis' (a recorded JSON file) or inline labels/moderation/text/quality")
         return self
@@ -165,6 +166,7 @@ def _analysis_of(case: Case, cases_file: Path) -> Analysis:
         moderation=case.moderation or {},
         text=case.text or [],
         quality=case.quality,
+        faces=case.faces,
     )
     return Analysis.from_mapping(doc)
 

@@ -36,6 +36,8 @@ class Needs:
     labels: frozenset[str] = frozenset()
     moderation: bool = False
     text: bool = False
+    #: further registered analyses by name (``faces``, a plugin's), see :mod:`rules.analyses`
+    extra: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.labels) - set(LABEL_FEATURES)
@@ -47,6 +49,7 @@ class Needs:
             labels=self.labels | other.labels,
             moderation=self.moderation or other.moderation,
             text=self.text or other.text,
+            extra=self.extra | other.extra,
         )
 
     @property
@@ -62,8 +65,8 @@ class Needs:
 
     @property
     def features(self) -> list[str]:
-        """Needed analyses in canonical order: ``labels``, ``moderation``, ``text``."""
-        return [f.value for f in Feature if f in self.feature_set]
+        """Needed analyses in canonical order: ``labels``, ``moderation``, ``text``, then extras."""
+        return [f.value for f in Feature if f in self.feature_set] + sorted(self.extra)
 
     @property
     def label_features(self) -> list[str]:
@@ -73,7 +76,12 @@ class Needs:
     @property
     def api_calls(self) -> list[str]:
         """Rekognition APIs to call, one call each per image."""
-        return [API_BY_FEATURE[f] for f in Feature if f in self.feature_set]
+        core = [API_BY_FEATURE[f] for f in Feature if f in self.feature_set]
+        if not self.extra:
+            return core
+        from rules.analyses import spec  # the registry imports rule modules: import late
+
+        return core + [spec(name).api for name in sorted(self.extra)]
 
     @classmethod
     def of(cls, *features: str | Feature) -> Needs:

@@ -54,6 +54,7 @@ class RulesFile(BaseModel):
     name: str | None = None
     default_verdict: Verdict = Verdict.FAILURE
     min_confidence: Confidence = 80.0
+    calls: Literal["complete", "economical"] = "complete"  # the call plan, see rules.planning
     rules: list[Any] = Field(min_length=1)
 
 
@@ -107,6 +108,7 @@ def parse_ruleset(text: str, filename: str = "<string>", registry: Registry | No
         origins={r.type: registry.origin[r.type] for r in rules if registry.is_plugin(r.type)},
         default_verdict=top.default_verdict,
         min_confidence=top.min_confidence,
+        calls=top.calls,
         name=top.name,
         source=filename,
         text=text,

@@ -21,6 +21,8 @@ from rules._guard import plugin_code
 from rules.base import Rule
 from rules.builtin import BUILTIN_RULES
 from rules.errors import PluginError
+from rules.faces import FacesRule
+from rules.ppe import ProtectiveEquipmentRule
 
 ENTRY_POINT_GROUP = "imgpipe.rules"
 BUILTIN = "built-in"
@@ -148,7 +150,8 @@ def _load_quietly(ep: EntryPoint) -> object:
 def build_registry(load_plugins: bool = True) -> Registry:
     """A fresh registry with the built-ins and (by default) every installed plugin."""
     registry = Registry()
-    for cls in BUILTIN_RULES:
+    builtins: tuple[type[Rule], ...] = (*BUILTIN_RULES, FacesRule, ProtectiveEquipmentRule)
+    for cls in builtins:
         registry.register(cls)
     if not load_plugins:
         return registry

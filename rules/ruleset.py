@@ -122,6 +122,8 @@ class Ruleset:
 
     rules: tuple[Rule, ...]
     default_verdict: Verdict = Verdict.FAILURE
+    #: the call plan: ``complete`` | ``economical`` (see rules.planning)
+    calls: str = "complete"
     min_confidence: float = 80.0
     name: str | None = None
     source: str = "<string>"
@@ -149,12 +151,12 @@ class Ruleset:
         return EvalContext(min_confidence=self.min_confidence)
 
     @cached_property
-    def _features(self) -> tuple[Feature, ...]:
-        return tuple(Feature(f) for f in self.needs.features)
+    def _features(self) -> tuple[str, ...]:
+        return tuple(self.needs.features)
 
     def missing(self, analysis: Analysis) -> list[str]:
         """Needed analyses that ``analysis`` lacks, by ANALYSIS.json name."""
-        missing = [f.value for f in self._features if not analysis.has(f)]
+        missing = [f for f in self._features if not analysis.has(f)]
         if (
             "IMAGE_PROPERTIES" in self.needs.labels
             and analysis.has(Feature.LABELS)
@@ -201,7 +203,7 @@ class Ruleset:
             verdict=decide(matches, self.default_verdict),
             categories=list(dict.fromkeys(m.category for m in matches)),
             matches=matches,
-            features=[f.value for f in self._features],
+            features=list(self._features),
             errors=tuple(errors),
         )
 

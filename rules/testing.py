@@ -28,6 +28,7 @@ from typing import Any, TypeAlias
 from rules.analysis import Analysis
 from rules.base import EvalContext, Rule, RuleResult
 from rules.errors import RulesValidationError
+from rules.faces import FACES, faces_response
 from rules.features import Needs
 from rules.loader import parse_ruleset
 from rules.registry import (
@@ -85,6 +86,7 @@ def responses(
     moderation: ModerationSpec | None = (),
     text: TextSpec | None = (),
     quality: Mapping[str, float] | None = None,
+    faces: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An ANALYSIS.json document (boto3 response shapes) from compact Python.
 
@@ -128,6 +130,7 @@ def responses(
                               "ParentId": line_id, "Confidence": float(conf),
                               "Geometry": {"BoundingBox": dict(_BOX)}})
         doc["text"] = {"TextDetections": detections + words, "TextModelVersion": "3.0"}
+    doc[FACES] = faces_response(faces or ())  # left out: "run, no face found"
     return doc
 
 
@@ -137,9 +140,12 @@ def analysis(
     moderation: ModerationSpec | None = (),
     text: TextSpec | None = (),
     quality: Mapping[str, float] | None = None,
+    faces: Sequence[Mapping[str, Any]] | None = None,
 ) -> Analysis:
     """An :class:`~rules.Analysis` from compact Python; see :func:`responses`."""
-    return Analysis.from_mapping(responses(labels=labels, moderation=moderation, text=text, quality=quality))
+    return Analysis.from_mapping(
+        responses(labels=labels, moderation=moderation, text=text, quality=quality, faces=faces)
+    )
 
 
 def registry_with(*classes: type[Rule], installed: bool = False) -> Registry:

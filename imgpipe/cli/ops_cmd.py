@@ -35,9 +35,11 @@ from imgpipe.ops import (
     redrive,
     reprocess,
 )
+from imgpipe.ops.callmix import measure
 from imgpipe.ops.errors import ReprocessError
 from imgpipe.textsafe import markup_safe as _safe
 from rules import RulesValidationError, load_ruleset
+from rules.planning import CallPlan
 
 dlq_app = typer.Typer(help="Inspect the dead-letter queue and move its messages back.",
                       no_args_is_help=True)
@@ -256,8 +258,10 @@ def cost_command(
                               restore_tier=restore_tier, image_kb=image_kb, as_json=as_json)
         return
     estimate = estimate_cost(ruleset.needs, images)
+    plans = {p.value: measure(ruleset, p) for p in CallPlan}  # docs/analyses.md: call planning
     if as_json:
-        print_json({"rules": str(rules), **estimate.to_dict()})
+        print_json({"rules": str(rules), **estimate.to_dict(), "calls_plan": ruleset.calls,
+                    "calls_per_image_mixed_feed": {k: round(v.per_image, 3) for k, v in plans.items()}})
         return
     table = Table(title=f"{rules}: {images} image(s) -> {estimate.calls} Rekognition call(s)")
     for col in ("billed unit", "per image", "units", "USD / 1,000", "USD"):
@@ -270,3 +274,8 @@ def cost_command(
     console.print(f"List prices, first tier, US East, as recorded on {PRICES_CHECKED_ON}; "
                   "check https://aws.amazon.com/rekognition/pricing/ before quoting. "
                   "Pre-check rejections cost nothing.")
+    console.print(
+        f"Calls per image on a mixed feed (5 % unsafe): complete {plans['complete'].per_image:.2f}, "
+        f"economical {plans['economical'].per_image:.2f}; this file: calls: {ruleset.calls}"
+        + (" (the table above is the complete plan's upper bound)" if ruleset.calls == "economical" else "")
+    )

@@ -35,10 +35,12 @@ from analyzer.ports import BytesImage, Detection, ImageSource
 from imgpipe.local import labels as labels_mod
 from imgpipe.local import moderation as moderation_mod
 from imgpipe.local._deps import require
-from imgpipe.local.errors import LocalError
+from imgpipe.local.errors import LocalError, NoOfflineModelError
 from imgpipe.local.properties import image_properties
 from imgpipe.local.quantize import DetModel
 from imgpipe.local.runner import cpu_count
+from rules.analyses import spec as analysis_spec
+from rules.faces import FACES
 from rules.features import Needs
 
 T = TypeVar("T")
@@ -51,6 +53,7 @@ MODEL_VERSIONS = {
     "DetectLabels": labels_mod.LABEL_MODEL_VERSION,
     "DetectModerationLabels": "local:open_nsfw+efficientnet-lite0",
     "DetectText": "local:rapidocr",
+    "DetectFaces": "local:centerface",
 }
 
 #: Environment variable choosing the label models: ``detector`` (default) or ``legacy``.
@@ -170,6 +173,7 @@ class LocalModels:
         Sequential on purpose: loading them in parallel threads measured no faster on 2 cores
         (most of the work holds the GIL) and blurs the per-model load times.
         """
+        check_offline(needs)
         if needs.labels or needs.moderation:
             self.classifier()
         if needs.labels:
@@ -181,6 +185,8 @@ class LocalModels:
             self.nsfw()
         if needs.text:
             self.ocr()
+        if FACES in needs.extra:
+            self.faces()
 
 
 def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
@@ -201,6 +207,14 @@ def decode(image: ImageSource) -> tuple[np.ndarray, Any]:
             "rekognition:invalid_image_format", f"{image.name}: cannot decode ({exc})"
         ) from exc
     return np.asarray(img), img
+
+
+def check_offline(needs: Needs) -> None:
+    """Raise :class:`NoOfflineModelError` naming each needed analysis no offline model covers."""
+    for name in sorted(needs.extra):
+        spec = analysis_spec(name)
+        if spec.local_model is None:
+            raise NoOfflineModelError(spec.local_unavailable())
 
 
 class LocalDetector:
@@ -229,6 +243,7 @@ class LocalDetector:
         after the other: the workers already keep every CPU busy. Responses are the same either
         way.
         """
+        check_offline(needs)
         rgb, _ = decode(image)
         detection = Detection()
         text: Future[tuple[dict[str, Any], float]] | None = None
@@ -246,7 +261,18 @@ class LocalDetector:
         elif needs.text:
             response, text_ms = self._read_text(rgb)
             self._store(detection, "DetectText", "text", response, text_ms)
+        if FACES in needs.extra:
+            self._detect_faces(rgb, detection)
         return detection
+
+    def _detect_faces(self, rgb: np.ndarray, detection: Detection) -> None:
+        """DetectFaces' shape from the offline face detector: boxes and confidence only (no
+        AgeRange, attributes or emotions, so rules on those never match locally)."""
+        started = time.perf_counter()
+        faces = self.models.faces().detect(rgb)
+        response = {"FaceDetails": [{"BoundingBox": f.box.to_dict(), "Confidence": round(f.confidence, 3)}
+                                    for f in faces]}
+        self._store(detection, "DetectFaces", FACES, response, (time.perf_counter() - started) * 1000)
 
     def _read_text(self, rgb: np.ndarray) -> tuple[dict[str, Any], float]:
         started = time.perf_counter()

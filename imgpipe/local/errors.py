@@ -29,3 +29,7 @@ class RecordingNotFoundError(LocalError):
 
 class RecordingMismatchError(LocalError):
     """A recording lacks an analysis that the rules need (record again with those rules)."""
+
+
+class NoOfflineModelError(LocalError):
+    """The rules need an analysis (e.g. ``faces``) for which no offline model stands in."""

@@ -24,7 +24,8 @@ from typing import Any
 from analyzer.errors import PermanentImageError
 from analyzer.ports import BytesImage, Detection, Detector, ImageSource
 from imgpipe.local.errors import RecordingMismatchError, RecordingNotFoundError
-from rules.features import API_BY_FEATURE, Feature, Needs
+from rules.analyses import spec as analysis_spec
+from rules.features import Needs
 
 FORMAT_VERSION = 1
 
@@ -157,7 +158,7 @@ class ReplayDetector:
         versions: dict[str, str] = doc.get("model_versions", {})
         for feature in needs.features:
             detection.responses[feature] = responses[feature]
-            api = API_BY_FEATURE[Feature(feature)]
+            api = analysis_spec(feature).api
             detection.timings_ms[api] = 0.0
             if api in versions:
                 detection.model_versions[api] = versions[api]

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from rules.analyses import default_analyses
+from rules.analyses import spec as analysis_spec
 from rules.features import Needs
 
 #: The date the prices below were last compared with the pricing page.
@@ -34,6 +36,8 @@ PRICES: dict[str, Decimal] = {
     "DetectLabels:IMAGE_PROPERTIES": Decimal("0.75"),
     "DetectModerationLabels": Decimal("1.00"),
     "DetectText": Decimal("1.00"),
+    "DetectFaces": Decimal("1.00"),
+    "DetectProtectiveEquipment": Decimal("1.00"),
 }
 
 
@@ -98,6 +102,7 @@ def billed_units(needs: Needs) -> list[str]:
         units.append("DetectModerationLabels")
     if needs.text:
         units.append("DetectText")
+    units += [analysis_spec(name).unit for name in sorted(needs.extra)]
     return units
 
 
@@ -110,7 +115,15 @@ def estimate_cost(
     table = PRICES if prices is None else prices
     lines = []
     for unit in billed_units(needs):
-        per_1000 = table[unit]
+        per_1000 = table[unit] if unit in table else _registered_price(unit)
         usd = (per_1000 * images / 1000).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
         lines.append(CostLine(unit, 1, images, per_1000, usd))
     return CostEstimate(images, needs.api_calls, needs.label_features, lines)
+
+
+def _registered_price(unit: str) -> Decimal:
+    """The price a registered analysis declares (plugins'); the built-ins are in PRICES."""
+    for spec in default_analyses().specs.values():
+        if spec.unit == unit:
+            return spec.usd_per_1000
+    raise KeyError(unit)

@@ -14,8 +14,12 @@ from analyzer.ports import BytesImage
 from imgpipe.local.detector import LocalDetector
 from imgpipe.local.replay import RecordingDetector, RecordingStore
 from imgpipe.report.browser import find_chromium
+from rules import Needs
 from tests.support.fakes import ALL_NEEDS
 from tests.support.paths import SAMPLES
+
+#: what the recordings hold: the three analyses and faces (boxes only, offline)
+RECORDED = ALL_NEEDS | Needs(extra=frozenset({"faces"}))
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +37,7 @@ def recordings(detector: LocalDetector, tmp_path_factory: pytest.TempPathFactory
         if path.is_file() and path.suffix in (".jpg", ".png", ".gif"):
             # the text file disguised as .jpg is recorded as a permanent error
             with contextlib.suppress(PermanentImageError):
-                recorder.detect(BytesImage(path.read_bytes(), path.name), ALL_NEEDS)
+                recorder.detect(BytesImage(path.read_bytes(), path.name), RECORDED)
     return root
 
 

@@ -70,7 +70,7 @@ def test_zero_images_cost_nothing_and_negative_is_refused() -> None:
 
 def test_price_table_covers_every_unit() -> None:
     everything = Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"}), moderation=True,
-                       text=True)
+                       text=True, extra=frozenset({"faces", "protective_equipment"}))
     assert set(billed_units(everything)) == set(PRICES)
     assert all(price > 0 for price in PRICES.values())
 
@@ -106,3 +106,15 @@ def test_cli_cost_invalid_rules_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["cost", "--rules", str(rules), "--images", "10"])
     assert result.exit_code == 2
     assert "bad.yaml" in result.output
+
+
+def test_faces_are_one_more_billed_call(tmp_path: Path) -> None:
+    # GIVEN the content-moderation preset (moderation, text and, for minors, faces)
+    preset = Path(__file__).resolve().parents[2] / "rules/presets/content-moderation.yaml"
+    result = CliRunner().invoke(app, ["cost", "--rules", str(preset), "--images", "1000", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    # THEN DetectFaces is billed per image at its registered price
+    assert data["api_calls_per_image"] == ["DetectModerationLabels", "DetectText", "DetectFaces"]
+    assert [ln["unit"] for ln in data["lines"]][-1] == "DetectFaces"
+    assert Decimal(data["usd"]) == PRICES["DetectModerationLabels"] + PRICES["DetectText"] + PRICES["DetectFaces"]

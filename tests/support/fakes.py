@@ -126,7 +126,8 @@ class FakeDetector:
     ``error``: an exception to raise, or a function of the image returning one (or None).
     """
 
-    API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText"}
+    API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText",
+           "faces": "DetectFaces", "protective_equipment": "DetectProtectiveEquipment"}
 
     def __init__(
         self,
@@ -171,7 +172,7 @@ class FakeDetector:
         detection = Detection()
         for feature in needs.features:
             detection.responses[feature] = answers.get(feature, {})
-            detection.calls[self.API[feature]] = 1
+            detection.calls[self.API[feature]] = detection.calls.get(self.API[feature], 0) + 1
         with self._lock:
             self.calls.update(detection.calls)
         return detection

@@ -27,6 +27,12 @@ def labels(*items: tuple[str, float]) -> dict[str, Any]:
 
 NO_MODERATION = {"ModerationLabels": [], "ModerationModelVersion": "7.0"}
 NO_TEXT: dict[str, Any] = {"TextDetections": []}
+NO_FACES: dict[str, Any] = {"FaceDetails": []}
+FACES_EVENTS = ROOT / "tests" / "events" / "rekognition" / "detect_faces"
+
+
+def faces(name: str) -> dict[str, Any]:
+    return json.loads((FACES_EVENTS / f"{name}.json").read_text())
 
 
 @pytest.mark.parametrize(
@@ -63,7 +69,19 @@ def test_preset_validates(path: Path) -> None:
         ("content-moderation", analysis("weapon_violence"), "failure", ["violence"]),
         (
             "content-moderation",
-            Analysis.from_responses(moderation=NO_MODERATION, text=NO_TEXT),
+            Analysis.from_responses(moderation=NO_MODERATION, text=NO_TEXT, extra={"faces": NO_FACES}),
+            "success",
+            [],
+        ),
+        (  # a child's face: a person looks before it is published
+            "content-moderation",
+            Analysis.from_responses(moderation=NO_MODERATION, text=NO_TEXT, extra={"faces": faces("child")}),
+            "review",
+            ["minor"],
+        ),
+        (  # adults only: nothing to see
+            "content-moderation",
+            Analysis.from_responses(moderation=NO_MODERATION, text=NO_TEXT, extra={"faces": faces("adult_sunglasses")}),
             "success",
             [],
         ),

@@ -214,10 +214,10 @@ def test_yaml_booleans_are_not_numbers(rules_yaml, text, where):
     assert issues_of(rules_yaml, text) == [where]
 
 
-def test_a_registry_without_plugins_knows_the_three_builtins():
+def test_a_registry_without_plugins_knows_the_builtins():
     registry = build_registry(load_plugins=False)
 
-    assert registry.names == ["label_match", "moderation", "text_detection"]
+    assert registry.names == ["faces", "label_match", "moderation", "protective_equipment", "text_detection"]
 
 
 def test_digest_follows_the_file_text(rules_yaml):
