@@ -284,6 +284,8 @@ class Pipeline:
         outcome.calls = dict(detection.calls)
         outcome.skipped_calls = dict(run.skipped)
         outcome.model_versions = dict(detection.model_versions)
+        # what was fetched is what can be judged again (the skipped calls stay skipped)
+        outcome.analysis = pack_analysis(run.responses, detection.model_versions)
         outcome.verdict = decision.verdict
         outcome.categories = list(decision.categories)
         outcome.matches = [match.to_dict() for match in decision.matches]

@@ -58,8 +58,9 @@ from analyzer.pipeline import Pipeline
 from analyzer.ports import Detector, Notification, S3Image
 from analyzer.results import outcome_from_record
 from analyzer.stored import StoredAnalysisError, pack_analysis, record_analysis
-from rules import Analysis, Decision, Verdict
+from rules import Decision, PluginError, Verdict
 from rules.errors import AnalysisError
+from rules.planning import analysis_of, judge_stored
 
 MESSAGE_KIND = "rejudge"
 MESSAGE_VERSION = 1
@@ -349,20 +350,19 @@ class Rejudger:
                 return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old, "why": why}
             versions = dict((record.get("analysis") or {}).get("model_versions") or {})
         try:
-            analysis = Analysis.from_responses(
-                labels=responses.get("labels"), moderation=responses.get("moderation"),
-                text=responses.get("text"),
-            )
-        except AnalysisError as exc:  # not shaped as Rekognition answers (a tampered record)
+            analysis = analysis_of(responses)
+        except (AnalysisError, PluginError) as exc:  # a tampered record, an unknown analysis
             where = "the new analysis" if job.mode == "reanalyse" else "the stored analysis"
             return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,
                     "why": f"{where} is unreadable: {exc}"}
-        missing = self.ruleset.missing(analysis)
-        if missing:
+        # calls an economical plan skipped are done without where they cannot change the verdict
+        judged = judge_stored(self.ruleset, analysis)
+        if judged.decision is None:
             return {"status": RejudgeStatus.NOT_REJUDGEABLE, "verdict": old,
-                    "why": f"the stored analysis lacks {', '.join(missing)}: re-analyse"}
-        decision = self.ruleset.evaluate(analysis)
-        outcome = self._decide(job, old, record, decision, responses, versions, calls)
+                    "why": f"the stored analysis lacks {', '.join(judged.lacking)}: re-analyse"}
+        decision = judged.decision
+        outcome = self._decide(job, old, record, decision, responses, versions, calls,
+                               judged.skipped)
         if decision.errors:  # a rule (usually a plugin) failed: it counts as a review match
             outcome["rule_errors"] = [error.to_dict() for error in decision.errors]
         return outcome
@@ -370,6 +370,7 @@ class Rejudger:
     def _decide(
         self, job: RejudgeJob, old: Verdict, record: dict[str, Any], decision: Decision,
         responses: Mapping[str, Any], versions: dict[str, str], calls: dict[str, int],
+        skipped: dict[str, str],
     ) -> dict[str, Any]:
         new = decision.verdict
         categories = list(decision.categories)
@@ -387,6 +388,10 @@ class Rejudger:
                        features=list(decision.features), rules=rules,
                        rejudge={"run": job.run, "at": now, "mode": job.mode,
                                 "from_verdict": str(old), "changed": new != old})
+        if skipped:  # the calls not made, and why the deployed rules do not need them either
+            updated["skipped_calls"] = dict(skipped)
+        else:
+            updated.pop("skipped_calls", None)
         if job.mode == "reanalyse":
             updated["analysis"] = pack_analysis(responses, versions)
             updated["calls"] = calls

@@ -9,10 +9,13 @@ Every routed record carries an ``analysis`` field so that the image can be judge
                  "bytes": 812, "raw_bytes": 5310,
                  "data": "H4sIAAAAAAAC/..."}
 
-``data`` is the JSON object ``{"labels": <DetectLabels>, "moderation": ..., "text": ...}`` (the
-ANALYSIS.json shape of ``imgpipe rules evaluate``, ``ResponseMetadata`` removed), compact JSON,
-gzip level 9, then base64. ``features`` lists exactly the analyses that were made (what the rules
-of the time needed): a later rules file needing more cannot be re-judged from it.
+``data`` is the JSON object ``{"labels": <DetectLabels>, "moderation": ..., "text": ...,
+"faces": <DetectFaces>, ...}`` (the ANALYSIS.json shape of ``imgpipe rules evaluate``: every
+registered analysis of :mod:`rules.analyses`, ``ResponseMetadata`` removed), compact JSON, gzip
+level 9, then base64. ``features`` lists exactly the analyses that were made (what the rules of
+the time needed, less what an economical call plan skipped): a later rules file needing more is
+judged without them only where they could not change its verdict
+(:func:`rules.planning.judge_stored`).
 
 Records without the field (written before it existed, or pre-check rejections, which never had
 an analysis) are reported as not re-judgeable by :func:`unpack_analysis`'s callers.
@@ -27,10 +30,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from analyzer.errors import AnalyzerError
+from rules.analyses import default_analyses
 
 FORMAT = 1
 ENCODING = "gzip+base64"
+#: The core analyses, in their canonical order; registered further ones follow, sorted.
 FEATURE_KEYS = ("labels", "moderation", "text")
+
+
+def analysis_names() -> tuple[str, ...]:
+    """Every analysis a stored analysis may hold: the core ones, then the registered others."""
+    extra = sorted(set(default_analyses().specs) - set(FEATURE_KEYS))
+    return (*FEATURE_KEYS, *extra)
 
 
 class StoredAnalysisError(AnalyzerError):
@@ -42,7 +53,8 @@ def pack_analysis(
     model_versions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``analysis`` field of a result record for these raw responses."""
-    doc = {k: _strip(v) for k, v in responses.items() if k in FEATURE_KEYS}
+    names = analysis_names()
+    doc = {k: _strip(v) for k, v in responses.items() if k in names}
     raw = json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     # mtime=0: the same responses always pack to the same bytes (records compare equal)
     packed = gzip.compress(raw, compresslevel=9, mtime=0)
@@ -50,7 +62,7 @@ def pack_analysis(
     return {
         "format": FORMAT,
         "encoding": ENCODING,
-        "features": [k for k in FEATURE_KEYS if k in doc],
+        "features": [k for k in names if k in doc],
         "model_versions": dict(model_versions or {}),
         "bytes": len(data),
         "raw_bytes": len(raw),

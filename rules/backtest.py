@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.analysis import Analysis
+from rules.planning import judge_stored
 from rules.ruleset import Decision, Match, Ruleset
 
 DEFAULT = "(default_verdict)"
@@ -144,11 +145,14 @@ def backtest(old: Ruleset, new: Ruleset, cases: Iterable[Case]) -> BacktestResul
         if case.analysis is None:
             result.not_judgeable[case.unusable or "no stored analysis"] += 1
             continue
-        missing = sorted(set(old.missing(case.analysis)) | set(new.missing(case.analysis)))
-        if missing:
+        # an analysis of an economical plan lacks the calls it skipped: judged as a fresh run
+        # would be if they could not change the verdict (rules.planning.judge_stored)
+        was, now = judge_stored(old, case.analysis), judge_stored(new, case.analysis)
+        if was.decision is None or now.decision is None:
+            missing = sorted(set(was.lacking) | set(now.lacking))
             result.not_judgeable[f"analysis lacks {', '.join(missing)}"] += 1
             continue
-        before, after = old.evaluate(case.analysis), new.evaluate(case.analysis)
+        before, after = was.decision, now.decision
         result.judged += 1
         if case.stored_verdict and case.stored_verdict != before.verdict.value:
             result.stored_disagreements += 1

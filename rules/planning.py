@@ -128,3 +128,50 @@ def run_plan(
     final = ruleset if not run.skipped else _subset(ruleset, done)
     run.decision = final.evaluate(_analysis(run.responses))
     return run
+
+
+def analysis_of(responses: Mapping[str, Any]) -> Analysis:
+    """The analysis of raw responses keyed by analysis name (``labels``, ``faces``, ...): what a
+    stored analysis or a plan run holds. Raises :class:`~rules.errors.AnalysisError` for a response
+    not shaped as Rekognition answers, :class:`~rules.errors.PluginError` for an unknown analysis."""
+    return _analysis(responses)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJudgement:
+    """:func:`judge_stored`'s answer: a decision (with the analyses it did without, and why), or
+    the analyses it would need."""
+
+    decision: Decision | None
+    skipped: dict[str, str] = field(default_factory=dict)  # analysis name -> why not needed
+    lacking: tuple[str, ...] = ()  # analyses needed to decide (decision is None)
+
+
+def judge_stored(ruleset: Ruleset, analysis: Analysis) -> StoredJudgement:
+    """Judge an analysis made earlier (a stored analysis, possibly from an economical plan that
+    skipped calls) with ``ruleset``, as a fresh run under ``ruleset`` would decide it.
+
+    Everything ``ruleset`` needs is there: its decision. Some is missing and ``ruleset`` is
+    ``calls: economical``: the rules of the analyses present decide, provided every missing
+    analysis could have been skipped after them (:func:`skip_reason`: none of its rules can change
+    the verdict, none is a ``tag`` rule); the skipped ones come with their reasons. Otherwise (a
+    ``complete`` ruleset, or a missing analysis that could change the verdict) there is no
+    decision, only the analyses it lacks.
+    """
+    missing = ruleset.missing(analysis)
+    if not missing:
+        return StoredJudgement(ruleset.evaluate(analysis))
+    if ruleset.calls != CallPlan.ECONOMICAL:
+        return StoredJudgement(None, lacking=tuple(missing))
+    present = set(ruleset.needs.features) - set(missing)
+    partial = _subset(ruleset, present)
+    if not partial.rules:
+        return StoredJudgement(None, lacking=tuple(missing))
+    decision = partial.evaluate(analysis)
+    skipped: dict[str, str] = {}
+    for name in missing:
+        reason = skip_reason(ruleset, name, decision)
+        if reason is None:
+            return StoredJudgement(None, lacking=tuple(missing))
+        skipped[name] = reason
+    return StoredJudgement(decision, skipped)

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.layout import DEFAULT_LAYOUT
-from analyzer.stored import FEATURE_KEYS, StoredAnalysisError, record_analysis
+from analyzer.stored import StoredAnalysisError, analysis_names, record_analysis
 from imgpipe.local.runner import ANALYSES_PREFIX
 from imgpipe.local.runner import LAYOUT as LOCAL_LAYOUT
 from imgpipe.ops.errors import OpsError
 from rules import Analysis
 from rules.backtest import Case
-from rules.errors import AnalysisError
+from rules.errors import AnalysisError, PluginError
+from rules.planning import analysis_of as planned_analysis
 
 
 class HistoryError(OpsError):
@@ -73,18 +74,17 @@ def parse_source(
 
 
 def analysis_of(responses: dict[str, Any]) -> Analysis:
-    """The analysis of raw responses; :class:`rules.errors.AnalysisError` if they are not shaped
-    as Rekognition answers."""
-    return Analysis.from_responses(labels=responses.get("labels"),
-                                   moderation=responses.get("moderation"),
-                                   text=responses.get("text"))
+    """The analysis of raw responses by analysis name (``faces`` and other registered analyses
+    included); :class:`rules.errors.AnalysisError` if they are not shaped as Rekognition answers,
+    :class:`rules.errors.PluginError` for an analysis not installed here."""
+    return planned_analysis(responses)
 
 
 def _case(name: str, responses: dict[str, Any], stored: str | None = None) -> Case:
     """A judgeable case, or one reported as unreadable (never a crash of the whole back-test)."""
     try:
         return Case(name, analysis_of(responses), stored)
-    except AnalysisError as exc:
+    except (AnalysisError, PluginError) as exc:
         return Case(name, None, stored, f"analysis unreadable ({exc})")
 
 
@@ -112,7 +112,7 @@ def case_from_record(key: str, record: dict[str, Any],
 
 
 def _is_analysis_doc(doc: Any) -> bool:
-    return isinstance(doc, dict) and bool(doc) and set(doc) <= set(FEATURE_KEYS)
+    return isinstance(doc, dict) and bool(doc) and set(doc) <= set(analysis_names())
 
 
 def case_from_document(key: str, doc: Any, fallback: dict[str, Any] | None = None) -> Case | None:

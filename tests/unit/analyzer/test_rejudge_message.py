@@ -70,6 +70,20 @@ def test_stored_analysis_round_trip_and_corruption() -> None:
         unpack_analysis({**field, "format": 9})
 
 
+def test_registered_analyses_beyond_the_core_three_are_stored_too() -> None:
+    from rules.planning import analysis_of
+
+    # GIVEN responses of a core analysis, a registered further one (faces), and an unknown key
+    faces = {"FaceDetails": [{"Confidence": 99.0, "AgeRange": {"Low": 8, "High": 12}}]}
+    field = pack_analysis({"labels": {"Labels": []}, "faces": faces, "not-an-analysis": {}})
+    # THEN the registered ones are kept, in canonical order, and come back parsed
+    assert field["features"] == ["labels", "faces"]
+    stored = record_analysis({"analysis": field})
+    assert stored is not None and set(stored) == {"labels", "faces"}
+    analysis = analysis_of(stored)
+    assert analysis.has("faces") and analysis.has("labels") and not analysis.has("text")
+
+
 def test_archive_state() -> None:
     assert ArchiveState("STANDARD", None).readable
     assert not ArchiveState("GLACIER", None).readable

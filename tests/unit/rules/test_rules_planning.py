@@ -97,3 +97,36 @@ def test_complete_plan_calls_in_canonical_order() -> None:
     fetch, called = fetcher(responses(moderation={"Explicit": 95}, text=[], faces=[]))
     run = run_plan(ruleset, fetch, CallPlan.COMPLETE)
     assert called == ["moderation", "text", "faces"] and run.skipped == {}
+
+
+def test_a_stored_analysis_of_an_economical_run_is_judged_without_its_skipped_calls() -> None:
+    from rules.planning import analysis_of, judge_stored
+
+    preset = MODERATION.read_text()
+    economical = parse_ruleset(preset.replace("rules:\n", "calls: economical\nrules:\n", 1))
+    complete = load_ruleset(MODERATION)
+    explicit = {"ModerationLabels": [{"Name": "Explicit", "Confidence": 97.0, "ParentName": ""}]}
+    # GIVEN what an economical run stored for an explicit image: moderation only
+    stored = analysis_of({"moderation": explicit})
+    # THEN economical rules decide without text and faces (their review rules cannot beat failure)
+    judged = judge_stored(economical, stored)
+    assert judged.decision is not None and judged.decision.verdict.value == "failure"
+    assert set(judged.skipped) == {"text", "faces"} and judged.lacking == ()
+    assert judged.skipped["faces"].startswith("verdict already failure (rule 'explicit')")
+    # AND rules where a missing analysis could still change the verdict cannot decide
+    text_fails = parse_ruleset(preset.replace("rules:\n", "calls: economical\nrules:\n", 1)
+                               .replace("    detection_type: WORD\n    outcome: review",
+                                        "    detection_type: WORD\n    outcome: failure")
+                               .replace("    min_confidence: 70\n    outcome: failure",
+                                        "    min_confidence: 70\n    outcome: review", 1))
+    assert text_fails.rules[0].name == "explicit" and text_fails.rules[0].outcome.value == "review"
+    undecided = judge_stored(text_fails, stored)
+    assert undecided.decision is None and set(undecided.lacking) == {"text", "faces"}
+    # AND nothing matched yet decides nothing either; a complete plan never does without a call
+    assert judge_stored(economical, analysis_of({"moderation": {"ModerationLabels": []}})).decision is None
+    assert judge_stored(complete, stored).lacking == ("text", "faces")
+    # AND a complete analysis is simply evaluated
+    full = analysis_of({"moderation": explicit, "text": {"TextDetections": []},
+                        "faces": {"FaceDetails": []}})
+    whole = judge_stored(complete, full)
+    assert whole.decision == complete.evaluate(full) and whole.skipped == {}
