@@ -90,7 +90,9 @@ def test_concurrent_duplicates_in_three_containers(world: Any) -> None:
 
     class SlowDetector(FakeDetector):
         def detect(self, image: Any, needs: Any) -> Any:
-            losers_done.wait(timeout=5)  # hold the winner in flight until the others answered
+            # hold the winner in flight until the others answered (a generous bound: a loaded
+            # machine can take seconds to run two handlers; the bound only stops a hang)
+            losers_done.wait(timeout=120)
             return super().detect(image, needs)
 
     detectors = [SlowDetector(scenarios={"cat": "cat"}) for _ in range(3)]
@@ -109,7 +111,7 @@ def test_concurrent_duplicates_in_three_containers(world: Any) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=180)
     # THEN exactly one analysed it; the others were told to retry (in progress elsewhere)
     assert sum(len(d.images) for d in detectors) == 1
     failed = [r for r in responses if r["batchItemFailures"]]
