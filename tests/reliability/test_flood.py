@@ -20,40 +20,21 @@ import os
 
 import pytest
 
-from tests.support.fakes import FakeDetector
-from tests.support.faults import FaultPlan
-from tests.support.images import picture
-from tests.support.world import MotoStack
+from tests.support.flood import flood
 
 pytestmark = [pytest.mark.usefixtures("aws"), pytest.mark.slow]
 
 IMAGES = int(os.environ.get("IMGPIPE_FLOOD_IMAGES", "500"))
 WORKERS = int(os.environ.get("IMGPIPE_FLOOD_WORKERS", "4"))
 WAVE = int(os.environ.get("IMGPIPE_FLOOD_WAVE", "500"))
-NAMES = ("cat.jpg", "weapon.jpg", "serial_label.jpg", "plain.jpg")
 
 
 def test_flood_every_image_accounted_for() -> None:
     # GIVEN a stack with idempotency, a zero-latency detector and no faults
-    stack = MotoStack(max_receive_count=5)
-    plan = FaultPlan()
-    detector = FakeDetector.by_name()
-    analyzer = stack.analyzer(detector, plan=plan)
-    data = picture()
-    keys: list[str] = []
-    invocations = 0
     # WHEN waves of uploads are drained by several workers
-    for start in range(0, IMAGES, WAVE):
-        for i in range(start, min(IMAGES, start + WAVE)):
-            keys.append(stack.upload(f"flood/{i // 100:03d}/{i:05d} {NAMES[i % 4]}", data))
-        stats = stack.drain(analyzer.handle, workers=WORKERS)
-        invocations += stats.invocations
-        assert (stats.crashes, stats.function_errors, stats.item_failures) == (0, 0, 0), stats
-    # THEN every image is analysed once, announced once, and nothing is left in the queues
-    tally = stack.check(plan, keys=keys)
-    assert tally.problems == [], tally.problems[:5]
-    assert tally.analysed == IMAGES and tally.in_dlq == 0 and tally.lost == 0
-    assert tally.notifications == IMAGES and tally.duplicate_notifications == 0
-    assert stack.queue_messages(stack.dlq_url) == []
-    assert detector.calls["DetectLabels"] == IMAGES  # one call per API per image
-    assert invocations >= IMAGES / 10
+    figures = flood(IMAGES, WORKERS, WAVE)
+    # THEN every image is analysed once, announced once, nothing is left in the queues (the
+    # harness asserts each), and the figures describe that run
+    assert figures["images"] == IMAGES
+    assert figures["invocations"] >= IMAGES / 10
+    print(figures)

@@ -10,6 +10,7 @@
   and :class:`~tests.support.world.MotoStack`, the stack's resources in moto;
 - :mod:`tests.support.emulator` — Lambda's SQS event source mapping, played against a handler;
 - :mod:`tests.support.invariants` — every image in exactly one place, announced at most once;
+- :mod:`tests.support.flood` — the flood harness shared by the flood test and ``bench/flood_bench.py``;
 - :mod:`tests.support.deployed` — the resources the Pulumi program declares, recreated in moto.
 - :mod:`tests.support.plugins` — made-up plugin distributions, installed for one test without
   touching ``sys.path``.
