@@ -15,7 +15,7 @@ announced with the same builders (:func:`decision_messages`).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from analyzer.precheck import describe
@@ -49,12 +49,21 @@ def stack_label(environ: Mapping[str, str] | None = None) -> str:
 # -- plain words -------------------------------------------------------------------------------
 
 
-def evidence_words(item: Mapping[str, Any]) -> str:
-    """``Cat 91.5%`` / ``"SN-123456" in "SN-123456 OK" 99.1%`` / ``Explicit > Nudity 93.0%``."""
+def _double_quoted(value: object) -> str:
+    return f'"{value}"'
+
+
+def evidence_words(
+    item: Mapping[str, Any], *, quote: Callable[[object], str] = _double_quoted
+) -> str:
+    """``Cat 91.5%`` / ``"SN-123456" in "SN-123456 OK" 99.1%`` / ``Explicit > Nudity 93.0%``.
+
+    ``quote`` wraps the text read from the image and the matched part (``repr`` on a terminal).
+    """
     conf = item.get("confidence")
     pct = f" {conf:.1f}%" if isinstance(conf, int | float) else ""
     if "text" in item:
-        return f'"{item.get("match")}" in "{item.get("text")}"{pct}'
+        return f"{quote(item.get('match'))} in {quote(item.get('text'))}{pct}"
     if "path" in item:
         return f"{item['path']}{pct}"
     extra = f" x{item['instances']}" if "instances" in item else ""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.layout import DEFAULT_LAYOUT, VERDICTS, KeyLayout
+from analyzer.messages import evidence_words
 from analyzer.pipeline import Pipeline, PipelineSettings
 from analyzer.ports import BytesImage, Detection, Detector, ImageSource, Notifier
 from analyzer.results import ImageOutcome
@@ -189,15 +190,9 @@ class ImageResult:
 
 
 def format_evidence(item: dict[str, Any]) -> str:
-    """``Cat 91.5%`` / ``"SN-123456" in "SN-123456 OK" 99.1%`` / ``Explicit > Explicit Nudity 93%``."""
-    conf = item.get("confidence")
-    pct = f" {conf:.1f}%" if isinstance(conf, int | float) else ""
-    if "text" in item:
-        return f"{item.get('match')!r} in {item.get('text')!r}{pct}"
-    if "path" in item:
-        return f"{item['path']}{pct}"
-    extra = f" x{item['instances']}" if "instances" in item else ""
-    return f"{item.get('label', '?')}{pct}{extra}"
+    """``Cat 91.5%`` / ``'SN-123456' in 'SN-123456 OK' 99.1%``: the notifications' wording, with
+    image text in ``repr`` quotes for the terminal and the report."""
+    return evidence_words(item, quote=repr)
 
 
 @dataclass(slots=True)

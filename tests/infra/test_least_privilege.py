@@ -106,15 +106,20 @@ def _denied(call: Any) -> bool:
     return False
 
 
+def _function_env(stack: ProgramRun, w: DeployedWorld, task: Path) -> dict[str, str]:
+    """The deployed code zip unpacked into ``task``; the function's environment pointing into it."""
+    with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
+                                         .inputs["code"].path)) as zf:
+        zf.extractall(task)
+    return dict(w.env, RULES_PATH=str(task / RULES_IN_PACKAGE))
+
+
 def test_function_policy_is_sufficient_and_tight(
     tmp_path: Path, stack: ProgramRun, deployed: tuple[DeployedWorld, boto3.Session, boto3.Session]
 ) -> None:
     w, admin, user = deployed
     # GIVEN the deployed code zip unpacked (RULES_PATH points into it) and an upload under images/
-    with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
-                                         .inputs["code"].path)) as zf:
-        zf.extractall(tmp_path)
-    env = dict(w.env, RULES_PATH=str(tmp_path / RULES_IN_PACKAGE))
+    env = _function_env(stack, w, tmp_path)
     admin_s3 = admin.client("s3")
     admin_s3.put_object(Bucket=w.bucket, Key="images/trail/cat 1.jpg", Body=SAMPLE_JPEG.read_bytes())
     admin_s3.put_object(Bucket=w.bucket, Key="other/secret.txt", Body=b"not yours")
@@ -188,10 +193,7 @@ def test_function_policy_allows_rejudging_archived_copies_and_nothing_more(
     from analyzer.rejudge import rejudge_message
 
     w, admin, user = deployed
-    with zipfile.ZipFile(ROOT / Path(stack.one("aws:lambda/function:Function")
-                                         .inputs["code"].path)) as zf:
-        zf.extractall(tmp_path)
-    env = dict(w.env, RULES_PATH=str(tmp_path / RULES_IN_PACKAGE))
+    env = _function_env(stack, w, tmp_path)
     settings = Settings.from_env(env)
     deployed_rules = load_ruleset(settings.rules_path)
     admin_s3, admin_sqs = admin.client("s3"), admin.client("sqs")
