@@ -38,10 +38,9 @@ ENCODING = "gzip+base64"
 FEATURE_KEYS = ("labels", "moderation", "text")
 
 
-def analysis_names() -> tuple[str, ...]:
-    """Every analysis a stored analysis may hold: the core ones, then the registered others."""
-    extra = sorted(set(default_analyses().specs) - set(FEATURE_KEYS))
-    return (*FEATURE_KEYS, *extra)
+def _ordered(keys: list[str]) -> list[str]:
+    """Core analyses in their canonical order, then the others sorted."""
+    return [k for k in FEATURE_KEYS if k in keys] + sorted(k for k in keys if k not in FEATURE_KEYS)
 
 
 class StoredAnalysisError(AnalyzerError):
@@ -53,8 +52,8 @@ def pack_analysis(
     model_versions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``analysis`` field of a result record for these raw responses."""
-    names = analysis_names()
-    doc = {k: _strip(v) for k, v in responses.items() if k in names}
+    registry = default_analyses()
+    doc = {k: _strip(v) for k, v in responses.items() if registry.knows(k)}
     raw = json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     # mtime=0: the same responses always pack to the same bytes (records compare equal)
     packed = gzip.compress(raw, compresslevel=9, mtime=0)
@@ -62,7 +61,7 @@ def pack_analysis(
     return {
         "format": FORMAT,
         "encoding": ENCODING,
-        "features": [k for k in names if k in doc],
+        "features": _ordered(list(doc)),
         "model_versions": dict(model_versions or {}),
         "bytes": len(data),
         "raw_bytes": len(raw),

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from rules import taxonomy
-from rules.errors import AnalysisError
+from rules.errors import AnalysisError, RulesError
 from rules.features import Feature
 from rules.patterns import safe_text
 
@@ -239,16 +239,25 @@ class Analysis:
         """Parse the ANALYSIS.json shape ``{"labels": ..., "moderation": ..., "text": ...}``."""
         from rules.analyses import default_analyses
 
-        known = default_analyses().specs
+        registry = default_analyses()
         if not isinstance(data, Mapping):
-            raise AnalysisError("", f"expected an object with keys {', '.join(sorted(known))}; got {_kind(data)}")
-        unknown = set(data) - set(known)
+            raise AnalysisError("", f"expected an object with keys {registry.keys_hint()}; got {_kind(data)}")
+        unknown = [k for k in data if not registry.knows(k)]
+        for key in unknown:
+            name, _, argument = str(key).partition("@")
+            if argument and name in registry.specs:  # a known analysis with a bad argument
+                try:
+                    registry.get(str(key))
+                except RulesError as exc:
+                    raise AnalysisError(safe_text(str(key))[:200], str(exc)) from None
         if unknown:
             shown = sorted(repr(safe_text(str(k)))[:80] for k in unknown)[:5]
-            raise AnalysisError("", f"unknown analysis keys: {', '.join(shown)}; expected {', '.join(sorted(known))}")
-        for key, spec in known.items():
-            if key in data and data[key] is None:
-                raise AnalysisError(key, f"is null; give the {spec.api} response (an object), or leave the key out")
+            raise AnalysisError("", f"unknown analysis keys: {', '.join(shown)}; expected {registry.keys_hint()}")
+        for key, value in data.items():
+            if value is None:
+                raise AnalysisError(
+                    key, f"is null; give the {registry.get(key).api} response (an object), or leave the key out"
+                )
         return cls.from_responses(
             labels=data.get("labels"), moderation=data.get("moderation"), text=data.get("text"),
             extra={k: v for k, v in data.items() if k not in {f.value for f in Feature}},
@@ -283,30 +292,49 @@ class Analysis:
 
     @cached_property
     def moderation_lineage(self) -> tuple[tuple[ModerationLabel, frozenset[str], tuple[str, ...]], ...]:
-        """Per moderation label: (label, casefolded name + ancestors, ancestors for display).
+        """Per moderation label: (label, casefolded name + ancestors, ancestors for display);
+        see :func:`moderation_lineage`."""
+        return moderation_lineage(self.moderation or ())
 
-        Ancestors come from ``ParentName`` links inside the response first, then from the documented
-        taxonomy where the response omits a level.
-        """
-        parent_in_response = {m.name.casefold(): m.parent_name for m in self.moderation or ()}
-        documented = taxonomy.ANCESTORS
-        lineage = []
-        for label in self.moderation or ():
-            chain: list[str] = []
-            seen = {label.name.casefold()}
-            parent = label.parent_name or _first(documented.get(label.name.casefold()))
-            while parent and (key := parent.casefold()) not in seen:
-                chain.append(parent)
-                seen.add(key)
-                parent = parent_in_response.get(key) or _first(documented.get(key))
-            lineage.append((label, frozenset(seen), tuple(chain)))
-        return tuple(lineage)
+
+def moderation_lineage(
+    labels: tuple[ModerationLabel, ...],
+) -> tuple[tuple[ModerationLabel, frozenset[str], tuple[str, ...]], ...]:
+    """Per moderation label: (label, casefolded name + ancestors, ancestors for display).
+
+    Ancestors come from ``ParentName`` links inside the response first, then from the documented
+    taxonomy where the response omits a level.
+    """
+    parent_in_response = {m.name.casefold(): m.parent_name for m in labels}
+    documented = taxonomy.ANCESTORS
+    lineage = []
+    for label in labels:
+        chain: list[str] = []
+        seen = {label.name.casefold()}
+        parent = label.parent_name or _first(documented.get(label.name.casefold()))
+        while parent and (key := parent.casefold()) not in seen:
+            chain.append(parent)
+            seen.add(key)
+            parent = parent_in_response.get(key) or _first(documented.get(key))
+        lineage.append((label, frozenset(seen), tuple(chain)))
+    return tuple(lineage)
 
 
 def _parse_extra(responses: Mapping[str, Response]) -> dict[str, Any]:
+    """Each further analysis parsed by its spec; an error's field path starts with the analysis
+    (``faces.FaceDetails[1].AgeRange.Low``), like the core analyses' do (``labels.Labels[3]``)."""
     from rules.analyses import spec  # the registry imports rule modules: import late
 
-    return {name: spec(name).parse(raw) for name, raw in responses.items()}
+    parsed: dict[str, Any] = {}
+    for name, raw in responses.items():
+        try:
+            parsed[name] = spec(name).parse(raw)
+        except AnalysisError as exc:
+            path = f"{name}.{exc.path.lstrip('.')}" if exc.path else name
+            raise AnalysisError(path, exc.message) from None
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a plugin's parser
+            raise AnalysisError(name, f"cannot be parsed: {type(exc).__name__}: {exc}") from None
+    return parsed
 
 
 def _first(names: tuple[str, ...] | None) -> str:

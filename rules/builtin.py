@@ -20,6 +20,7 @@ from pydantic import (
 from rules import taxonomy
 from rules.analysis import Analysis, TextDetection
 from rules.base import EvalContext, Evidence, Rule, RuleResult
+from rules.custom import MODERATION_ADAPTER, AdapterModeration, ProjectVersionArn
 from rules.features import Needs
 from rules.patterns import CompiledPattern, PatternError, compile_pattern
 
@@ -125,21 +126,33 @@ def _known_moderation_category(name: str) -> str:
 
 
 class ModerationRule(Rule):
-    """Matches unsafe content found by DetectModerationLabels, at any taxonomy level."""
+    """Matches unsafe content found by DetectModerationLabels, at any taxonomy level.
 
-    summary: ClassVar[str] = "unsafe content found by DetectModerationLabels"
+    With ``adapter`` (a custom moderation adapter's project version ARN) the labels come from
+    DetectModerationLabels called with that adapter (``ProjectVersion``) instead of the base model.
+    """
+
+    summary: ClassVar[str] = "unsafe content found by DetectModerationLabels (optionally with your adapter)"
 
     type: Literal["moderation"] = "moderation"
     categories: list[Annotated[str, Field(min_length=1), AfterValidator(_known_moderation_category)]] = Field(
         min_length=1
     )
+    adapter: ProjectVersionArn | None = None
 
     _wanted: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, context: object, /) -> None:
         self._wanted = frozenset(c.casefold() for c in self.categories)
 
+    @property
+    def analysis_id(self) -> str:
+        """``moderation``, or ``moderation_adapter@<ARN>`` with an adapter."""
+        return "moderation" if self.adapter is None else f"{MODERATION_ADAPTER}@{self.adapter}"
+
     def needs(self) -> Needs:
+        if self.adapter is not None:
+            return Needs(extra=frozenset({self.analysis_id}))
         return Needs(moderation=True)
 
     def evaluate(self, analysis: Analysis, ctx: EvalContext) -> RuleResult:
@@ -147,7 +160,13 @@ class ModerationRule(Rule):
         wanted = self._wanted  # pydantic private attributes are slow to read: read once
         evidence: list[Evidence] = []
         reasons: list[str] = []
-        for label, names, chain in analysis.moderation_lineage:
+        lineage = analysis.moderation_lineage
+        if self.adapter is not None:
+            result = analysis.extra.get(self.analysis_id)
+            lineage = result.lineage if isinstance(result, AdapterModeration) else ()
+            if ctx.explain and isinstance(result, AdapterModeration) and not result.adapter_used:
+                reasons.append("the adapter had expired: Rekognition's base model answered instead")
+        for label, names, chain in lineage:
             if names.isdisjoint(wanted):
                 if ctx.explain:
                     reasons.append(f"{label.name}: not in the categories {self.categories}")
@@ -163,7 +182,7 @@ class ModerationRule(Rule):
                 )
             if ctx.explain:
                 reasons.append(f"{path}: {_fmt(label.confidence)}% >= {_fmt(threshold)}")
-        if ctx.explain and not analysis.moderation:
+        if ctx.explain and not lineage:
             reasons.append("no moderation labels were detected")
         return RuleResult(bool(evidence), tuple(evidence), tuple(reasons))
 

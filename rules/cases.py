@@ -12,6 +12,9 @@ description) and the verdict (and optionally the categories) the rules must give
       - name: a person goes to review
         labels: {Person: 95}               # inline: labels, moderation, text, quality
         verdict: review
+      - name: our own sneaker class
+        custom_labels: {Sneaker: 92}       # every Custom Labels model the rules use; or
+        verdict: success                   # {ARN: {Sneaker: 92}} per model (moderation_adapter too)
 
 ``imgpipe rules test`` runs them; a stack's preview refuses a rules file failing its own cases.
 Categories compare as a set (order does not matter); left out, they are not checked. An
@@ -28,13 +31,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rules.analyses import split_id
 from rules.analysis import Analysis
 from rules.base import Verdict
+from rules.custom import CUSTOM_LABELS, MODERATION_ADAPTER
 from rules.errors import RulesError, RulesValidationError
+from rules.features import Needs
 from rules.loader import MAX_RULES_BYTES, _Locator, _read_yaml, load_ruleset
 from rules.registry import Registry
 from rules.ruleset import Ruleset
-from rules.testing import describe_decision, responses
+from rules.testing import complete, describe_decision, responses
 
 CASES_SUFFIX = ".cases.yml"
 
@@ -55,14 +61,24 @@ class Case(BaseModel):
     text: list[str | tuple[str, float]] | None = None  # lines, or [line, confidence]
     quality: dict[str, float] | None = None
     faces: list[dict[str, Any]] | None = None  # compact faces, see rules.faces.faces_response
+    #: ``{Sneaker: 92}`` (every Custom Labels model of the rules) or ``{ARN: {Sneaker: 92}}``
+    custom_labels: dict[str, Any] | None = None
+    #: ``{Explicit: 91}`` (every moderation adapter of the rules) or ``{ARN: {Explicit: 91}}``
+    moderation_adapter: dict[str, Any] | None = None
     verdict: Verdict
     categories: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Case:
-        inline = any(v is not None for v in (self.labels, self.moderation, self.text, self.quality, self.faces))
+        inline = any(v is not None for v in (self.labels, self.moderation, self.text, self.quality, self.faces,
+                                             self.custom_labels, self.moderation_adapter))
         if self.analysis is not None and inline:
             raise ValueError("give either 'analysis' (a recorded JSON file) or inline labels/moderation/text/quality")
+        for field_name in ("custom_labels", "moderation_adapter"):
+            value = getattr(self, field_name) or {}
+            per_model = [k.startswith("arn:") for k in value]
+            if any(per_model) and not all(per_model):
+                raise ValueError(f"'{field_name}': give either label names or project version ARNs as keys, not both")
         return self
 
 
@@ -153,22 +169,37 @@ def load_cases(cases_file: Path) -> tuple[CasesFile, _Locator]:
         raise CasesError("\n".join(str(i) for i in sorted(locate.pydantic(exc, (), Case), key=lambda i: i.line))) from None
 
 
-def _analysis_of(case: Case, cases_file: Path) -> Analysis:
+def _per_model(given: Mapping[str, Any] | None, kind: str, needs: Needs) -> dict[str, Any]:
+    """``{ARN: found}`` from a case's ``{name: confidence}`` (for every model of ``kind`` the
+    rules use) or ``{ARN: {name: confidence}}``."""
+    if not given:
+        return {}
+    if all(k.startswith("arn:") for k in given):
+        return dict(given)
+    arns = [arg for name, arg in map(split_id, sorted(needs.extra)) if name == kind and arg]
+    if not arns:
+        raise ValueError(f"the case gives {kind} but the rules use no such model")
+    return {arn: dict(given) for arn in arns}
+
+
+def _analysis_of(case: Case, cases_file: Path, needs: Needs) -> Analysis:
     if case.analysis is not None:
         path = cases_file.parent / case.analysis
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: expected a JSON object with keys labels, moderation, text")
         # an analysis the recording lacks counts as "run, nothing found" (as inline cases do)
-        return Analysis.from_mapping({**responses(), **data})
+        return Analysis.from_mapping(complete({**responses(), **data}, needs))
     doc = responses(
         labels=case.labels or {},
         moderation=case.moderation or {},
         text=case.text or [],
         quality=case.quality,
         faces=case.faces,
+        custom_labels=_per_model(case.custom_labels, CUSTOM_LABELS, needs),
+        adapters=_per_model(case.moderation_adapter, MODERATION_ADAPTER, needs),
     )
-    return Analysis.from_mapping(doc)
+    return Analysis.from_mapping(complete(doc, needs))
 
 
 def run_cases(cases_file: Path, registry: Registry | None = None, ruleset: Ruleset | None = None) -> CasesReport:
@@ -186,7 +217,7 @@ def run_cases(cases_file: Path, registry: Registry | None = None, ruleset: Rules
         line = locate.line(("cases", i))
         base = CaseResult(str(cases_file), line, case.name, False, case.verdict.value, case.categories)
         try:
-            decision = ruleset.evaluate(_analysis_of(case, cases_file))
+            decision = ruleset.evaluate(_analysis_of(case, cases_file, ruleset.needs))
         except (OSError, ValueError, RulesError) as exc:
             results.append(replace(base, message=f"cannot evaluate: {exc}"))
             continue

@@ -126,7 +126,7 @@ class Face:
 
 def parse_faces(response: Any) -> tuple[Face, ...]:
     """Faces of a DetectFaces response, exactly as boto3 returns it."""
-    response = _mapping(response, "DetectFaces")
+    response = _mapping(response, "")
     return tuple(
         Face.parse(item, f"FaceDetails[{i}]")
         for i, item in enumerate(_list(response.get("FaceDetails"), "FaceDetails"))

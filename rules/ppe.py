@@ -85,7 +85,7 @@ def _person(raw: Any, path: str) -> Person:
 
 def parse_persons(response: Any) -> tuple[Person, ...]:
     """Persons of a DetectProtectiveEquipment response, exactly as boto3 returns it."""
-    response = _mapping(response, "DetectProtectiveEquipment")
+    response = _mapping(response, "")
     return tuple(_person(p, f"Persons[{i}]") for i, p in enumerate(_list(response.get("Persons"), "Persons")))
 
 

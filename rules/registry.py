@@ -20,6 +20,7 @@ from typing import get_args
 from rules._guard import plugin_code
 from rules.base import Rule
 from rules.builtin import BUILTIN_RULES
+from rules.custom import CustomLabelsRule
 from rules.errors import PluginError
 from rules.faces import FacesRule
 from rules.ppe import ProtectiveEquipmentRule
@@ -150,7 +151,7 @@ def _load_quietly(ep: EntryPoint) -> object:
 def build_registry(load_plugins: bool = True) -> Registry:
     """A fresh registry with the built-ins and (by default) every installed plugin."""
     registry = Registry()
-    builtins: tuple[type[Rule], ...] = (*BUILTIN_RULES, FacesRule, ProtectiveEquipmentRule)
+    builtins: tuple[type[Rule], ...] = (*BUILTIN_RULES, FacesRule, ProtectiveEquipmentRule, CustomLabelsRule)
     for cls in builtins:
         registry.register(cls)
     if not load_plugins:

@@ -25,8 +25,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from rules.analyses import split_id
 from rules.analysis import Analysis
 from rules.base import EvalContext, Rule, RuleResult
+from rules.custom import CUSTOM_LABELS, MODERATION_ADAPTER, adapter_response, custom_labels_response
 from rules.errors import RulesValidationError
 from rules.faces import FACES, faces_response
 from rules.features import Needs
@@ -48,6 +50,7 @@ __all__ = [
     "analysis",
     "assert_decision",
     "check_rule_type",
+    "complete",
     "describe_decision",
     "load_rules",
     "registry_with",
@@ -60,6 +63,10 @@ LabelsSpec: TypeAlias = Mapping[str, float] | Iterable[tuple[str, float] | tuple
 ModerationSpec: TypeAlias = Mapping[str, float] | Iterable[tuple[str, float]]
 #: ``["SN-123456 invoice"]`` or ``[("SN-123456", 88.0)]``: lines; words are split from them
 TextSpec: TypeAlias = Iterable[str | tuple[str, float]]
+#: per model version ARN: ``{"Sneaker": 92}``, or ``{"Sneaker": [92, 88]}`` for two boxes
+CustomLabelsSpec: TypeAlias = Mapping[str, Mapping[str, float | Sequence[float]]]
+#: per adapter version ARN: ``{"Explicit Nudity": 91}``
+AdaptersSpec: TypeAlias = Mapping[str, Mapping[str, float]]
 
 _BOX = {"Width": 0.5, "Height": 0.5, "Left": 0.25, "Top": 0.25}
 
@@ -87,11 +94,15 @@ def responses(
     text: TextSpec | None = (),
     quality: Mapping[str, float] | None = None,
     faces: Sequence[Mapping[str, Any]] | None = None,
+    custom_labels: CustomLabelsSpec | None = None,
+    adapters: AdaptersSpec | None = None,
 ) -> dict[str, Any]:
     """An ANALYSIS.json document (boto3 response shapes) from compact Python.
 
     ``quality`` is ``{"brightness": .., "sharpness": .., "contrast": ..}`` (0-100), which
     DetectLabels returns with the IMAGE_PROPERTIES feature. ``None`` leaves an analysis out.
+    ``custom_labels`` and ``adapters`` are keyed by project version ARN (one analysis per
+    model); :func:`complete` adds "run, nothing found" for the models a ruleset needs.
     """
     doc: dict[str, Any] = {}
     if labels is not None or quality is not None:
@@ -131,7 +142,22 @@ def responses(
                               "Geometry": {"BoundingBox": dict(_BOX)}})
         doc["text"] = {"TextDetections": detections + words, "TextModelVersion": "3.0"}
     doc[FACES] = faces_response(faces or ())  # left out: "run, no face found"
+    for arn, found in (custom_labels or {}).items():
+        doc[f"{CUSTOM_LABELS}@{arn}"] = custom_labels_response(found)
+    for arn, found in (adapters or {}).items():
+        doc[f"{MODERATION_ADAPTER}@{arn}"] = adapter_response(arn, found)
     return doc
+
+
+def complete(doc: Mapping[str, Any], needs: Needs) -> dict[str, Any]:
+    """``doc`` plus "run, nothing found" for every further analysis ``needs`` names that it
+    lacks (a Custom Labels model, an adapter, a plugin's analysis)."""
+    out = dict(doc)
+    for analysis_id in needs.extra:
+        if analysis_id not in out:
+            name, argument = split_id(analysis_id)
+            out[analysis_id] = adapter_response(argument, {}) if name == MODERATION_ADAPTER and argument else {}
+    return out
 
 
 def analysis(
@@ -141,11 +167,16 @@ def analysis(
     text: TextSpec | None = (),
     quality: Mapping[str, float] | None = None,
     faces: Sequence[Mapping[str, Any]] | None = None,
+    custom_labels: CustomLabelsSpec | None = None,
+    adapters: AdaptersSpec | None = None,
+    needs: Needs | None = None,
 ) -> Analysis:
-    """An :class:`~rules.Analysis` from compact Python; see :func:`responses`."""
-    return Analysis.from_mapping(
-        responses(labels=labels, moderation=moderation, text=text, quality=quality, faces=faces)
-    )
+    """An :class:`~rules.Analysis` from compact Python; see :func:`responses`. With ``needs``
+    (``ruleset.needs``), every further analysis it names and the call leaves out counts as
+    "run, nothing found"."""
+    doc = responses(labels=labels, moderation=moderation, text=text, quality=quality, faces=faces,
+                    custom_labels=custom_labels, adapters=adapters)
+    return Analysis.from_mapping(complete(doc, needs) if needs is not None else doc)
 
 
 def registry_with(*classes: type[Rule], installed: bool = False) -> Registry:

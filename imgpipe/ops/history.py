@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.layout import DEFAULT_LAYOUT
-from analyzer.stored import StoredAnalysisError, analysis_names, record_analysis
+from analyzer.stored import StoredAnalysisError, record_analysis
 from imgpipe.local.runner import ANALYSES_PREFIX
 from imgpipe.local.runner import LAYOUT as LOCAL_LAYOUT
 from imgpipe.ops.errors import OpsError
 from rules import Analysis
+from rules.analyses import default_analyses
 from rules.backtest import Case
 from rules.errors import AnalysisError, PluginError
 from rules.planning import analysis_of as planned_analysis
@@ -112,7 +113,8 @@ def case_from_record(key: str, record: dict[str, Any],
 
 
 def _is_analysis_doc(doc: Any) -> bool:
-    return isinstance(doc, dict) and bool(doc) and set(doc) <= set(analysis_names())
+    registry = default_analyses()
+    return isinstance(doc, dict) and bool(doc) and all(registry.knows(k) for k in doc)
 
 
 def case_from_document(key: str, doc: Any, fallback: dict[str, Any] | None = None) -> Case | None:

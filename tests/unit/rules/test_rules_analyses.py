@@ -22,7 +22,8 @@ from rules.features import Needs
 
 def test_builtins_name_api_parameters_iam_and_local_support() -> None:
     registry = build_analyses(load_plugins=False)
-    assert sorted(registry.specs) == ["faces", "labels", "moderation", "protective_equipment", "text"]
+    assert sorted(registry.specs) == ["custom_labels", "faces", "labels", "moderation",
+                                      "moderation_adapter", "protective_equipment", "text"]
     faces = registry.get("faces")
     assert (faces.api, faces.method, dict(faces.params)) == ("DetectFaces", "detect_faces", {"Attributes": ["ALL"]})
     assert faces.iam_actions == ("rekognition:DetectFaces",) and faces.iam_resources == ("*",)
@@ -32,12 +33,13 @@ def test_builtins_name_api_parameters_iam_and_local_support() -> None:
     assert ppe.local_model is None
     assert "'protective_equipment' analysis (DetectProtectiveEquipment)" in ppe.local_unavailable()
     assert registry.by_api("DetectText").name == "text"
-    assert all(s.local_model for s in registry.specs.values() if s.name not in {"faces", "protective_equipment"})
+    assert all(s.local_model for s in registry.specs.values() if s.argument is None and s.name != "protective_equipment")
+    assert all(s.local_model is None for s in registry.specs.values() if s.argument is not None)
 
 
 def test_unknown_and_duplicate_analyses_are_clear_errors() -> None:
     registry = build_analyses(load_plugins=False)
-    with pytest.raises(PluginError, match=r"unknown analysis 'ppe'; known analyses: faces, labels"):
+    with pytest.raises(PluginError, match=r"unknown analysis 'ppe'; known analyses: custom_labels, faces, labels"):
         registry.get("ppe")
     with pytest.raises(PluginError, match=r"'faces' is already registered"):
         registry.register(AnalysisSpec("faces", "DetectFaces", "detect_faces"))
@@ -88,7 +90,7 @@ def test_a_plugin_analysis_flows_into_needs_and_the_analysis(monkeypatch: pytest
 
 
 def test_analysis_json_with_an_unknown_key_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown analysis keys: 'ppe'; expected faces, labels, moderation, protective_equipment, text"):
+    with pytest.raises(ValueError, match=r"unknown analysis keys: 'ppe'; expected custom_labels@<ProjectVersionArn>, faces, labels, moderation, moderation_adapter@<ProjectVersion>, protective_equipment, text"):
         Analysis.from_mapping({"ppe": {}})
 
 

@@ -217,7 +217,8 @@ def test_yaml_booleans_are_not_numbers(rules_yaml, text, where):
 def test_a_registry_without_plugins_knows_the_builtins():
     registry = build_registry(load_plugins=False)
 
-    assert registry.names == ["faces", "label_match", "moderation", "protective_equipment", "text_detection"]
+    assert registry.names == ["custom_labels", "faces", "label_match", "moderation", "protective_equipment",
+                              "text_detection"]
 
 
 def test_digest_follows_the_file_text(rules_yaml):
