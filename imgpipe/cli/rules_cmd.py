@@ -68,7 +68,7 @@ def summary(ruleset: Ruleset) -> str:
     kinds = Counter(rule.type for rule in ruleset.rules)
     types = ", ".join(f"{n} {t}" for t, n in kinds.items())
     per_api = Counter(ruleset.needs.api_calls)  # two Custom Labels models: one API, two calls
-    calls = ", ".join(f"{api} ×{n}" if n > 1 else api for api, n in per_api.items()) or "no Rekognition API"
+    calls = ", ".join(f"{api} ({n} models)" if n > 1 else api for api, n in per_api.items()) or "no Rekognition API"
     label_features = ruleset.needs.label_features
     if label_features and label_features != ["GENERAL_LABELS"]:
         calls = calls.replace("DetectLabels", f"DetectLabels[{'+'.join(label_features)}]")

@@ -26,7 +26,7 @@ def test_validate_counts_one_call_per_model(tmp_path: Path) -> None:
     rules.write_text(RULES)
     result = run("rules", "validate", rules)
     assert result.returncode == 0, result.stderr
-    assert "calls DetectCustomLabels ×2, DetectModerationLabels;" in result.stdout
+    assert "calls DetectCustomLabels (2 models), DetectModerationLabels;" in result.stdout
     as_json = json.loads(run("rules", "validate", rules, "--json").stdout)
     assert as_json[0]["api_calls"] == ["DetectCustomLabels", "DetectCustomLabels", "DetectModerationLabels"]
 
