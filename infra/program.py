@@ -7,8 +7,10 @@ Any problem stops the program at preview with ``FILE:LINE: path: message`` lines
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -17,6 +19,9 @@ from infra.environment import check_environment
 from infra.errors import RulesFileError, StackConfigError
 from infra.settings import PROJECT, StackSettings, config_keys, load_settings, stack_config
 
+if TYPE_CHECKING:
+    from rules import Ruleset
+
 REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 
 
@@ -24,7 +29,10 @@ REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 class LoadedStack:
     settings: StackSettings
     rules_file: Path
+    #: the Rekognition APIs called per image (an API twice for two models), for the dashboard
     rekognition_apis: list[str]
+    #: IAM action -> the resources the rules need it on (:func:`rules.analyses.iam_grants`)
+    rekognition_grants: Mapping[str, Sequence[str]]
     artifacts: Artifacts
     function_name: str
 
@@ -39,7 +47,7 @@ def load_stack(project_root: Path) -> LoadedStack:
     env_problems = check_environment(settings)
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
-    rules_file, apis = validate_rules(project_root, settings)
+    rules_file, ruleset = validate_rules(project_root, settings)
     check_rule_cases(project_root, rules_file)
     from infra.backtest import log_preview_backtest
 
@@ -49,7 +57,8 @@ def load_stack(project_root: Path) -> LoadedStack:
     return LoadedStack(
         settings=settings,
         rules_file=rules_file,
-        rekognition_apis=apis,
+        rekognition_apis=list(ruleset.needs.api_calls),
+        rekognition_grants=_iam_grants(ruleset),
         artifacts=artifacts,
         function_name=f"{project}-{stack}-analyzer",
     )
@@ -72,8 +81,8 @@ def read_config(project: str, stack_file: Path | None) -> dict[str, str]:
     return {f"{project}:{name}": value for name, value in values.items() if value is not None}
 
 
-def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, list[str]]:
-    """Load the stack's rules file with the rule engine; return it and the APIs it needs."""
+def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, Ruleset]:
+    """Load the stack's rules file with the rule engine; return its path and the ruleset."""
     from rules import RulesError, RulesValidationError, load_ruleset
 
     path = project_root / settings.rules_path
@@ -88,7 +97,13 @@ def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, l
         raise RulesFileError([_relative(str(issue), project_root) for issue in exc.issues]) from None
     except RulesError as exc:
         raise RulesFileError([f"{settings.rules_path}: {exc}"]) from None
-    return path, list(ruleset.needs.api_calls)
+    return path, ruleset
+
+
+def _iam_grants(ruleset: Ruleset) -> dict[str, tuple[str, ...]]:
+    from rules.analyses import iam_grants
+
+    return iam_grants(ruleset.needs.features)
 
 
 def stack_plugins(project_root: Path, rules_file: Path) -> list[PluginDist]:
