@@ -5,6 +5,7 @@ Reads and validates the stack's settings and rules file, builds the components, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -148,6 +149,7 @@ pulumi.export("function_name", analyzer.function_name)
 pulumi.export("dashboard_name", monitoring.dashboard_name)
 pulumi.export("reviewer_policy_arn", review.policy_arn)
 pulumi.export("table_name", analyzer.table_name)
-pulumi.export("rules_file", str(loaded.rules_file.relative_to(Path(__file__).resolve().parent)))
+# relpath, not relative_to: a rules file outside the project (../shared-rules/x.yaml) is allowed
+pulumi.export("rules_file", os.path.relpath(loaded.rules_file, Path(__file__).resolve().parent))
 pulumi.export("code_sha256", loaded.artifacts.code.sha256)
 pulumi.export("layer_sha256", loaded.artifacts.layer.sha256)

@@ -205,3 +205,15 @@ def test_stack_in_another_region_than_its_models_fails_preview() -> None:
         f"{name}:{_line_of(CUSTOM_MODELS, 'adapter:')}: rules[2]: rule 'unsafe-for-our-audience' (moderation_adapter)",
     ]
     assert all("is in eu-west-1, the stack in us-east-1 (aws:region)" in i for i in caught.value.issues)
+
+
+def test_a_rules_file_outside_the_project_deploys(
+    tmp_path: Path, run_with: Callable[..., ProgramRun]
+) -> None:
+    # GIVEN the dev rules kept in a folder beside the project (a shared rules repository)
+    rules = tmp_path / "shared-rules" / "dev.yaml"
+    rules.parent.mkdir()
+    rules.write_text((ROOT / "rules" / "dev.yaml").read_text(encoding="utf-8"), "utf-8")
+    # WHEN the program runs with it / THEN it builds the stack (the export is a relative path)
+    run = run_with("dev", rulesFile=str(rules))
+    assert run.resources and run.outputs.get("rules_file", "").endswith("shared-rules/dev.yaml")
