@@ -9,14 +9,19 @@ every request parameter, spelled out here as Rekognition's API reference names t
 
 from __future__ import annotations
 
+import io
 import json
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from aws_lambda_powertools import Logger
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
@@ -24,8 +29,11 @@ from analyzer.ports import Detection, ImageSource, S3Image
 from analyzer.rekognition import RekognitionDetector
 from analyzer.stored import record_analysis
 from imgpipe.cli import app
-from rules import Needs
+from imgpipe.ops import inspect_dlq, redrive
+from rules import Needs, parse_ruleset
+from tests.support.faults import FaultPlan, aws_client
 from tests.support.paths import rekognition_response, sample
+from tests.support.world import MAX_RECEIVE_COUNT, MotoStack
 
 REGION = "eu-west-1"
 SHOES = "arn:aws:rekognition:eu-west-1:123456789012:project/shoes/version/shoes.2026-11-30/1764460800000"
@@ -235,3 +243,110 @@ def test_motos_own_detect_custom_labels_through_the_real_adapter(world: Any) -> 
     record = world.json("results/review/logo.jpg.json")
     assert record["calls"] == {"DetectCustomLabels": 1}
     assert record["matches"][0]["evidence"] == [{"label": "MyLogo", "confidence": 77.77}]
+
+
+# --- a model that cannot answer ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [("ResourceNotReadyException", f"the Custom Labels model {SHOES} is not running"),
+     ("ResourceNotFoundException", f"the Custom Labels model {SHOES} was not found")],
+)
+def test_a_model_that_cannot_answer_keeps_images_waiting_and_ends_in_the_dlq(
+    aws: None, code: str, says: str
+) -> None:
+    # GIVEN two uploads under Custom Labels rules, and the model stopped (or a wrong ARN)
+    stack = MotoStack(rules=parse_ruleset(SHOES_RULES, "shoes.yaml"), max_receive_count=MAX_RECEIVE_COUNT)
+    keys = [stack.upload(name, sample("animals/cat.jpg")) for name in ("pair.jpg", "shelf/pair 2.jpg")]
+    stopped = StubbedRekognition(lambda key: [replace(custom_labels(SHOES, "empty"), error=code)])
+    plan = FaultPlan()
+    analyzer = stack.analyzer(stopped, plan=plan)
+    log = io.StringIO()
+    analyzer.logger = Logger(service=f"imgpipe-model-{uuid.uuid4().hex[:8]}", level="INFO", stream=log)
+
+    # WHEN the queue is drained like the event source mapping does (redelivery, then the DLQ)
+    stats = stack.drain(analyzer.handle)
+
+    # THEN every delivery was retried, none routed to failure: after maxReceiveCount receives
+    # each message is in the DLQ and each image still under images/, nothing written, nothing sent
+    assert stopped.made == {"detect_custom_labels": len(keys) * MAX_RECEIVE_COUNT}
+    assert stats.item_failures == len(keys) * MAX_RECEIVE_COUNT
+    tally = stack.check(plan)
+    assert tally.problems == [] and tally.lost == 0 and tally.in_two_places == 0
+    assert (tally.images, tally.in_dlq, tally.analysed, tally.notifications) == (2, 2, 0, 0)
+    assert sorted(stack.keys()) == sorted(keys)
+    # AND each failure is logged as what it is: which model, what is wrong, no traceback
+    errors = [line for line in map(json.loads, log.getvalue().splitlines()) if line["level"] == "ERROR"]
+    assert len(errors) == len(keys) * MAX_RECEIVE_COUNT
+    for line in errors:
+        assert line["message"].startswith(says) and "exception" not in line
+        assert (line["error_type"], line["error_code"], line["model"]) == ("ModelUnavailableError", code, SHOES)
+        assert line["object_key"] in keys
+    if code == "ResourceNotReadyException":
+        assert f"aws rekognition start-project-version --project-version-arn {SHOES}" in errors[0]["message"]
+
+    # WHEN the model runs again and the DLQ is redriven
+    redrive(stack.sqs, stack.dlq_url, stack.queue_url, wait_seconds=0)
+    running = StubbedRekognition(lambda key: [custom_labels(SHOES, "sneakers_two")])
+    stack.drain(stack.analyzer(running, plan=plan).handle)
+
+    # THEN both images are analysed exactly once and announced once
+    after = stack.check(plan)
+    assert after.problems == [] and (after.analysed, after.in_dlq, after.notifications) == (2, 0, 2)
+    assert sorted(stack.keys("analyzed/")) == ["analyzed/review/pair.jpg", "analyzed/review/shelf/pair 2.jpg"]
+
+
+def test_the_dlq_says_which_model_is_not_running(aws: None) -> None:
+    # GIVEN the analyzer's log line for an image whose model was stopped, in CloudWatch Logs
+    stack = MotoStack(rules=parse_ruleset(SHOES_RULES, "shoes.yaml"), max_receive_count=1)
+    key = stack.upload("pair.jpg", sample("animals/cat.jpg"))
+    stopped = StubbedRekognition(lambda k: [replace(custom_labels(SHOES, "empty"), error="ResourceNotReadyException")])
+    analyzer = stack.analyzer(stopped)
+    log = io.StringIO()
+    analyzer.logger = Logger(service=f"imgpipe-model-{uuid.uuid4().hex[:8]}", level="INFO", stream=log)
+    stack.drain(analyzer.handle)
+    group = "/aws/lambda/imgpipe-analyzer"
+    logs = aws_client("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": line} for line in log.getvalue().splitlines()])
+
+    # WHEN the DLQ is inspected
+    [message] = inspect_dlq(stack.sqs, stack.dlq_url, s3=stack.s3, logs=logs, log_group=group,
+                            bucket_name=stack.bucket, wait_seconds=0)
+
+    # THEN it says the image is waiting because that model is not running
+    assert [(o.key, o.state) for o in message.objects] == [(key, "pending")]
+    assert message.why.startswith(f"ModelUnavailableError: the Custom Labels model {SHOES} is not running")
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [("ResourceNotFoundException", f"the moderation adapter {ADAPTER} was not found"),
+     ("ResourceNotReadyException", f"the moderation adapter {ADAPTER} is not ready")],
+)
+def test_an_adapter_that_cannot_answer_is_named_and_the_base_model_is_not(code: str, says: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from analyzer.errors import ModelUnavailableError, PermanentImageError
+
+    image = S3Image("photos", "images/a.jpg")
+    s3_object = {"S3Object": {"Bucket": "photos", "Name": "images/a.jpg"}}
+    adapter_needs = Needs(extra=frozenset({f"moderation_adapter@{ADAPTER}"}))
+    client = boto3.client("rekognition", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        # an adapter that cannot answer: the model's problem, retried, never the image's failure
+        stub.add_client_error("detect_moderation_labels", code, "stubbed", 400,
+                              expected_params={"Image": s3_object, "ProjectVersion": ADAPTER})
+        with pytest.raises(ModelUnavailableError) as info:
+            RekognitionDetector(client).detect(image, adapter_needs)
+        assert not isinstance(info.value, PermanentImageError)
+        assert str(info.value).startswith(says) and info.value.model == ADAPTER
+        # the same code from a call without a model stays the SDK's error, unwrapped
+        stub.add_client_error("detect_moderation_labels", code, "stubbed", 400,
+                              expected_params={"Image": s3_object})
+        with pytest.raises(ClientError):
+            RekognitionDetector(client).detect(image, Needs(moderation=True))
+        stub.assert_no_pending_responses()
