@@ -1,0 +1,154 @@
+"""Custom models on a laptop, through `imgpipe run`: recorded once from Rekognition (a Stubber
+client behind ``--backend rekognition --record DIR``), replayed by analysis id with the same
+verdict; the local backend refuses them in one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from typer.testing import CliRunner
+
+from imgpipe.cli import app
+from imgpipe.local import backends
+from imgpipe.local.replay import content_hash
+from tests.local.test_local_run_cli import imgpipe
+from tests.support.paths import rekognition_response, sample
+
+SHOES = "arn:aws:rekognition:eu-west-1:123456789012:project/shoes/version/shoes.2026-11-30/1764460800000"
+DAMAGE = "arn:aws:rekognition:eu-west-1:123456789012:project/damage/version/damage.2026-11-02/1762041600000"
+ADAPTER = ("arn:aws:rekognition:eu-west-1:123456789012:project/forum-moderation/version/"
+           "forum-moderation.2026-11-20/1763596800000")
+
+RULES = f"""version: 1
+name: custom-models
+default_verdict: success
+rules:
+  - name: sneakers
+    type: custom_labels
+    project_version: {SHOES}
+    labels: [Sneaker]
+    min_instances: 2
+    min_confidence: 80
+    outcome: review
+  - name: damaged
+    type: custom_labels
+    project_version: {DAMAGE}
+    min_confidence: 90
+    outcome: tag
+  - name: explicit
+    type: moderation
+    adapter: {ADAPTER}
+    categories: [Explicit]
+    outcome: failure
+"""
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "parcel.jpg").write_bytes(sample("animals/cat.jpg"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    return folder, rules
+
+
+def run(*args: str | Path) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["run", *map(str, args), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_recorded_custom_models_replay_by_analysis_id_with_the_same_verdict(
+    photos: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, rules = photos
+    data = sample("animals/cat.jpg")
+    image = {"Image": {"Bytes": data}}
+    # GIVEN Rekognition (a Stubber client) answering each model's call, in the adapter's order
+    client = boto3.client("rekognition", region_name="eu-west-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    stub = Stubber(client)
+    stub.add_response("detect_custom_labels", rekognition_response("detect_custom_labels", "classification"),
+                      {**image, "ProjectVersionArn": DAMAGE, "MinConfidence": 0})
+    stub.add_response("detect_custom_labels", rekognition_response("detect_custom_labels", "sneakers_two"),
+                      {**image, "ProjectVersionArn": SHOES, "MinConfidence": 0})
+    stub.add_response("detect_moderation_labels", rekognition_response("detect_moderation_labels", "adapter_expired"),
+                      {**image, "ProjectVersion": ADAPTER})
+    monkeypatch.setattr("imgpipe.cli.run_cmd.make_detector",
+                        functools.partial(backends.make_detector, rekognition_client=client))
+
+    # WHEN the folder is run against Rekognition with --record
+    with stub:
+        live = run(folder, "--rules", rules, "--backend", "rekognition", "--record", tmp_path / "rec",
+                   "--out", tmp_path / "live")
+        stub.assert_no_pending_responses()
+
+    # THEN three calls were made, and the recording keeps each answer under its analysis id
+    [first] = live["images"]
+    assert first["calls"] == {"DetectCustomLabels": 2, "DetectModerationLabels": 1}
+    assert (first["verdict"], first["categories"]) == ("failure", ["sneakers", "damaged", "explicit"])
+    recording = json.loads((tmp_path / "rec" / f"{content_hash(data)}.json").read_text())
+    ids = [f"custom_labels@{DAMAGE}", f"custom_labels@{SHOES}", f"moderation_adapter@{ADAPTER}"]
+    assert sorted(recording["responses"]) == ids
+    assert "ProjectVersion" not in recording["responses"][ids[2]]  # the expired adapter, as answered
+
+    # WHEN replayed from the recording (no client at all)
+    monkeypatch.undo()
+    replayed = run(folder, "--rules", rules, "--backend", "replay", "--record", tmp_path / "rec",
+                   "--out", tmp_path / "replayed")
+
+    # THEN the same verdict, categories and evidence, with no call
+    [again] = replayed["images"]
+    keys = ("verdict", "categories", "matches", "reason")
+    assert {k: again[k] for k in keys} == {k: first[k] for k in keys}
+    assert again["calls"] == {}
+    # AND rules needing a model the recording lacks are refused, naming it
+    retrained = SHOES.replace("/1764460800000", "/1764547200000")
+    other = rules.with_name("other.yaml")
+    other.write_text(RULES.replace(SHOES, retrained))
+    result = CliRunner().invoke(app, ["run", str(folder), "--rules", str(other), "--backend", "replay",
+                                      "--record", str(tmp_path / "rec"), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert f"lacks custom_labels@{retrained}".replace(" ", "") in "".join(result.output.split())  # rich wraps
+
+
+@pytest.mark.parametrize(
+    ("rules_text", "says"),
+    [
+        (RULES, f"the local backend cannot run the custom model {DAMAGE} (the 'custom_labels' "
+                "analysis, DetectCustomLabels)"),
+        (RULES.split("  - name: sneakers")[0] + RULES.split("outcome: tag\n")[1],
+         f"the local backend cannot run the custom model {ADAPTER} (the 'moderation_adapter' "
+         "analysis, DetectModerationLabels)"),
+        ("version: 1\nrules:\n  - {name: h, type: protective_equipment, equipment: [HEAD_COVER], "
+         "outcome: failure}\n",
+         "the local backend has no offline model for the 'protective_equipment' analysis"),
+    ],
+    ids=["custom-labels", "adapter", "protective-equipment"],
+)
+def test_the_local_backend_refuses_custom_models_in_one_line(
+    photos: tuple[Path, Path], tmp_path: Path, rules_text: str, says: str
+) -> None:
+    # GIVEN rules needing a custom model (or, for comparison, protective equipment)
+    folder, rules = photos
+    rules.write_text(rules_text)
+
+    # WHEN run with the default (local) backend
+    result: subprocess.CompletedProcess[str] = imgpipe("run", folder, "--rules", rules,
+                                                       "--out", tmp_path / "out")
+
+    # THEN one line names the analysis and the model, exit 1 as for protective equipment, and
+    # nothing was written
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and says in result.stderr
+    assert "use --backend rekognition, or --backend replay with recordings" in result.stderr
+    assert not (tmp_path / "out").exists()
