@@ -273,7 +273,8 @@ class Pipeline:
             part = self.detector.detect(image, needs)
             for api, count in part.calls.items():
                 detection.calls[api] = detection.calls.get(api, 0) + count
-            detection.timings_ms.update(part.timings_ms)
+            for api, ms in part.timings_ms.items():  # two models of one API add up
+                detection.timings_ms[api] = round(detection.timings_ms.get(api, 0.0) + ms, 3)
             detection.model_versions.update(part.model_versions)
             return part.responses[name]
 
