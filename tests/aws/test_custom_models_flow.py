@@ -77,9 +77,10 @@ rules:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One Rekognition call an image should cause: the method, the answer, the exact request
-    parameters besides ``Image`` (which is always the image's S3 reference)."""
+    """One Rekognition call an analysis makes: the method, the exact request parameters besides
+    ``Image`` (always the image's S3 reference), and the answer."""
 
+    analysis: str  # the analysis id: moderation, custom_labels@ARN, ...
     method: str
     params: dict[str, Any]
     response: dict[str, Any] | None = None
@@ -87,30 +88,39 @@ class Call:
 
 
 def custom_labels(arn: str, scenario: str) -> Call:
-    return Call("detect_custom_labels", {"ProjectVersionArn": arn, "MinConfidence": 0},
+    return Call(f"custom_labels@{arn}", "detect_custom_labels",
+                {"ProjectVersionArn": arn, "MinConfidence": 0},
                 rekognition_response("detect_custom_labels", scenario))
 
 
 def adapter(arn: str, scenario: str) -> Call:
-    return Call("detect_moderation_labels", {"ProjectVersion": arn},
+    return Call(f"moderation_adapter@{arn}", "detect_moderation_labels", {"ProjectVersion": arn},
+                rekognition_response("detect_moderation_labels", scenario))
+
+
+def moderation(scenario: str) -> Call:
+    return Call("moderation", "detect_moderation_labels", {},
                 rekognition_response("detect_moderation_labels", scenario))
 
 
 class StubbedRekognition:
-    """The real Rekognition adapter, over a Stubber client expecting exactly ``calls(key)``."""
+    """The real Rekognition adapter, over a Stubber client expecting exactly the calls of
+    ``answers(key)`` that the analyses asked for need (every one of them must be there)."""
 
-    def __init__(self, calls: Callable[[str], list[Call]]) -> None:
-        self.calls = calls
+    def __init__(self, answers: Callable[[str], list[Call]]) -> None:
+        self.answers = answers
         self.made: Counter[str] = Counter()
         self.needs: list[Needs] = []
 
     def detect(self, image: ImageSource, needs: Needs) -> Detection:
         assert isinstance(image, S3Image)
         self.needs.append(needs)
+        by_id = {call.analysis: call for call in self.answers(image.key)}
+        calls = [by_id[analysis_id] for analysis_id in needs.features]  # the adapter's order
         client = boto3.client("rekognition", region_name=REGION)
         s3_object = {"S3Object": {"Bucket": image.bucket, "Name": image.key}}
         with Stubber(client) as stub:
-            for call in self.calls(image.key):
+            for call in calls:
                 expected = {"Image": s3_object, **call.params}
                 if call.error:
                     stub.add_client_error(call.method, call.error, f"{call.error} (stubbed)", 400,
@@ -120,7 +130,7 @@ class StubbedRekognition:
             try:
                 return RekognitionDetector(client).detect(image, needs)
             finally:
-                self.made.update(c.method for c in self.calls(image.key))
+                self.made.update(c.method for c in calls)
                 stub.assert_no_pending_responses()
 
 
@@ -350,3 +360,126 @@ def test_an_adapter_that_cannot_answer_is_named_and_the_base_model_is_not(code: 
         with pytest.raises(ClientError):
             RekognitionDetector(client).detect(image, Needs(moderation=True))
         stub.assert_no_pending_responses()
+
+
+# --- stored analyses and economical plans --------------------------------------------------------
+
+ECONOMICAL_RULES = f"""version: 1
+name: shop-economical
+calls: economical
+default_verdict: success
+rules:
+  - name: violence
+    type: moderation
+    categories: [Violence]
+    outcome: failure
+  - name: sneakers
+    type: custom_labels
+    project_version: {SHOES}
+    labels: [Sneaker]
+    min_instances: 2
+    min_confidence: 80
+    outcome: review
+"""
+
+
+@pytest.mark.parametrize("sneakers", ["review", "tag"])
+def test_economical_skips_a_custom_labels_call_after_a_moderation_failure_but_never_a_tags(
+    world: Any, sneakers: str
+) -> None:
+    # GIVEN calls: economical, a moderation failure rule and a Custom Labels rule that can only
+    # send to review (or only tag); one violent photo and one harmless photo
+    rules = ECONOMICAL_RULES.replace("    outcome: review\n", f"    outcome: {sneakers}\n")
+    event = upload(world, "weapon", "pair")
+    scenes = {"weapon": "weapon", "pair": "empty"}
+    detector = StubbedRekognition(lambda key: [
+        moderation(next(v for k, v in scenes.items() if k in key)),
+        custom_labels(SHOES, "sneakers_two"),
+    ])
+
+    # WHEN handled
+    assert world.analyzer(detector, rules=rules).handle(event, None) == {"batchItemFailures": []}
+
+    # THEN moderation is called first; the violent photo's model call is skipped, with the
+    # reason in the record, unless a tag rule needs the model (its categories belong in the record)
+    analysis_id = f"custom_labels@{SHOES}"
+    weapon = world.json("results/failure/weapon.jpg.json")
+    if sneakers == "review":
+        assert weapon["calls"] == {"DetectModerationLabels": 1}
+        assert weapon["skipped_calls"][analysis_id].startswith("verdict already failure (rule 'violence')")
+        assert weapon["analysis"]["features"] == ["moderation"]  # what was fetched is stored
+    else:
+        assert weapon["calls"] == {"DetectModerationLabels": 1, "DetectCustomLabels": 1}
+        assert "skipped_calls" not in weapon and weapon["categories"] == ["violence", "sneakers"]
+    pair = world.json(f"results/{sneakers if sneakers == 'review' else 'success'}/pair.jpg.json")
+    assert pair["calls"] == {"DetectModerationLabels": 1, "DetectCustomLabels": 1}
+    assert pair["categories"] == ["sneakers"]
+    assert detector.made["detect_custom_labels"] == (1 if sneakers == "review" else 2)
+
+
+def rejudge(world: Any, rules: str, run: str, key: str) -> dict[str, Any]:
+    """Send a re-judge message for ``key`` and handle it under ``rules`` with a detector that
+    must not be called; return the image's outcome."""
+    from analyzer.rejudge import rejudge_message
+
+    def no_call(key: str) -> list[Call]:
+        raise AssertionError(f"Rekognition called for {key} while re-judging")
+
+    analyzer = world.analyzer(StubbedRekognition(no_call), rules=rules)
+    outcomes: list[Any] = []
+    original = analyzer._rejudge_one
+    analyzer._rejudge_one = lambda job: outcomes.append(original(job)) or outcomes[-1]  # type: ignore[method-assign]
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps(
+        rejudge_message(world.bucket, run, [{"source_key": key}])))
+    assert analyzer.handle(world.receive_event(), None) == {"batchItemFailures": []}
+    [outcome] = outcomes
+    return dict(outcome)
+
+
+def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any) -> None:
+    # GIVEN two sneakers routed to review by a Custom Labels rule
+    event = upload(world, "pair")
+    detector = StubbedRekognition(lambda key: [custom_labels(SHOES, "sneakers_two")])
+    assert world.analyzer(detector, rules=SHOES_RULES).handle(event, None) == {"batchItemFailures": []}
+    world.notifications()
+
+    # WHEN re-judged with rules where two sneakers are a failure
+    failing = SHOES_RULES.replace("outcome: review", "outcome: failure")
+    outcome = rejudge(world, failing, "run-1", "images/pair.jpg")
+
+    # THEN judged from the stored model answer: no call, moved, announced
+    assert (str(outcome["status"]), str(outcome["verdict"])) == ("changed", "failure")
+    moved = world.json("results/failure/pair.jpg.json")
+    assert moved["calls"] == {"DetectCustomLabels": 1}  # the original call, not a new one
+    assert moved["matches"][0]["evidence"] == [{"label": "Sneaker", "confidence": 96.12, "instances": 2}]
+    assert sorted(world.keys("analyzed/")) == ["analyzed/failure/pair.jpg"]
+    [note] = world.notifications()
+    assert note["body"]["previous_verdict"] == "review"
+
+    # WHEN the rules name another version of the model (not stored): not re-judgeable, no call
+    retrained = failing.replace(SHOES, SHOES.replace("/1764460800000", "/1764547200000"))
+    outcome = rejudge(world, retrained, "run-2", "images/pair.jpg")
+    assert str(outcome["status"]) == "not_rejudgeable"
+    assert "lacks custom_labels@" in outcome["why"] and "1764547200000" in outcome["why"]
+
+
+def test_an_economical_plan_calls_each_model_once_and_adds_up_their_time(world: Any) -> None:
+    # GIVEN two Custom Labels models under calls: economical, each call taking 5 ms
+    rules = TWO_MODELS_RULES.replace("rules:\n", "calls: economical\nrules:\n", 1)
+    event = upload(world, "parcel")
+    stubbed = StubbedRekognition(lambda key: [custom_labels(DAMAGE, "empty"), custom_labels(SHOES, "empty")])
+
+    class FiveMs:
+        def detect(self, image: ImageSource, needs: Needs) -> Detection:
+            detection = stubbed.detect(image, needs)
+            detection.timings_ms = dict.fromkeys(detection.timings_ms, 5.0)
+            return detection
+
+    # WHEN handled
+    assert world.analyzer(FiveMs(), rules=rules).handle(event, None) == {"batchItemFailures": []}
+
+    # THEN one call per model, one at a time, and the record's time for the API is both calls'
+    assert [sorted(n.extra) for n in stubbed.needs] == [[f"custom_labels@{DAMAGE}"], [f"custom_labels@{SHOES}"]]
+    record = world.json("results/success/parcel.jpg.json")
+    assert record["calls"] == {"DetectCustomLabels": 2}
+    assert record["timings_ms"]["DetectCustomLabels"] == 10.0
