@@ -58,7 +58,7 @@ def _analysis(path: Path, ruleset: Ruleset) -> Analysis:
     if missing:
         fail(
             f"{path}: the rules in {ruleset.source} need {', '.join(missing)}, which the file lacks "
-            f"(it has: {', '.join(k for k in ('labels', 'moderation', 'text') if k in data) or 'nothing'})"
+            f"(it has: {', '.join(sorted(data)) or 'nothing'})"
         )
     return analysis
 

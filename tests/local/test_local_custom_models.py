@@ -119,6 +119,12 @@ def test_recorded_custom_models_replay_by_analysis_id_with_the_same_verdict(
                                       "--record", str(tmp_path / "rec"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
     assert f"lacks custom_labels@{retrained}".replace(" ", "") in "".join(result.output.split())  # rich wraps
+    # AND so is explaining the run's analysis file with them: what it lacks, what it has
+    explained = CliRunner().invoke(app, ["rules", "explain", str(other),
+                                         str(tmp_path / "live" / "analyses" / "parcel.jpg.json")])
+    assert explained.exit_code == 2
+    said = "".join(explained.output.split())
+    assert f"need custom_labels@{retrained}, which the file lacks (it has: {', '.join(ids)})".replace(" ", "") in said
 
 
 @pytest.mark.parametrize(
