@@ -158,3 +158,26 @@ def test_the_local_backend_refuses_custom_models_in_one_line(
     assert result.stderr.count("\n") == 1 and says in result.stderr
     assert "use --backend rekognition, or --backend replay with recordings" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stopped_model_is_a_runtime_failure_not_a_recorded_verdict(
+    photos: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the first Custom Labels model stopped, behind --backend rekognition --record
+    folder, rules = photos
+    client = boto3.client("rekognition", region_name="eu-west-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    monkeypatch.setattr("imgpipe.cli.run_cmd.make_detector",
+                        functools.partial(backends.make_detector, rekognition_client=client))
+    with Stubber(client) as stub:
+        stub.add_client_error("detect_custom_labels", "ResourceNotReadyException", "not deployed", 400)
+        # WHEN the folder is run
+        result = CliRunner().invoke(app, ["run", str(folder), "--rules", str(rules), "--backend",
+                                          "rekognition", "--record", str(tmp_path / "rec"),
+                                          "--out", str(tmp_path / "out"), "--quiet"])
+    # THEN exit 1 naming the model, the photo not routed (it is not its fault) and nothing
+    # recorded that a replay would take for the model's answer
+    assert result.exit_code == 1
+    assert f"the Custom Labels model {DAMAGE} is not running".replace(" ", "") in "".join(result.output.split())
+    assert not (tmp_path / "out" / "analyzed").exists()
+    assert not list((tmp_path / "rec").glob("*.json"))
