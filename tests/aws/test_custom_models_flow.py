@@ -31,28 +31,12 @@ from analyzer.stored import record_analysis
 from imgpipe.cli import app
 from imgpipe.ops import inspect_dlq, redrive
 from rules import Needs, parse_ruleset
+from tests.support.custom_models import ADAPTER, DAMAGE, SHOES, SHOES_RETRAINED, SHOES_RULES
 from tests.support.faults import FaultPlan, aws_client
 from tests.support.paths import rekognition_response, sample
 from tests.support.world import MAX_RECEIVE_COUNT, MotoStack
 
 REGION = "eu-west-1"
-SHOES = "arn:aws:rekognition:eu-west-1:123456789012:project/shoes/version/shoes.2026-11-30/1764460800000"
-DAMAGE = "arn:aws:rekognition:eu-west-1:123456789012:project/damage/version/damage.2026-11-02/1762041600000"
-ADAPTER = ("arn:aws:rekognition:eu-west-1:123456789012:project/forum-moderation/version/"
-           "forum-moderation.2026-11-20/1763596800000")
-
-SHOES_RULES = f"""version: 1
-name: shoes
-default_verdict: success
-rules:
-  - name: sneakers
-    type: custom_labels
-    project_version: {SHOES}
-    labels: [Sneaker]
-    min_instances: 2
-    min_confidence: 80
-    outcome: review
-"""
 
 TWO_MODELS_RULES = SHOES_RULES + f"""  - name: damaged
     type: custom_labels
@@ -140,16 +124,21 @@ def upload(world: Any, *names: str) -> dict[str, Any]:
     return dict(world.receive_event())
 
 
+def handle(world: Any, rules: str, scenes: dict[str, str],
+           calls: Callable[[str], list[Call]]) -> StubbedRekognition:
+    """Upload ``images/<name>.jpg`` per scene and handle the batch under ``rules``, Rekognition
+    answering each photo with ``calls(its scene)``; every message must succeed."""
+    event = upload(world, *scenes)
+    detector = StubbedRekognition(lambda key: calls(next(v for k, v in scenes.items() if k in key)))
+    assert world.analyzer(detector, rules=rules).handle(event, None) == {"batchItemFailures": []}
+    return detector
+
+
 def test_a_custom_labels_rule_routes_by_the_models_boxes(world: Any) -> None:
     # GIVEN three photos under a rule on a Custom Labels model (two sneakers or more: review)
-    scenes = {"pair": "sneakers_two", "bare": "empty"}
-    event = upload(world, *scenes)
-    detector = StubbedRekognition(
-        lambda key: [custom_labels(SHOES, next(v for k, v in scenes.items() if k in key))])
-    analyzer = world.analyzer(detector, rules=SHOES_RULES)
-
     # WHEN the handler gets the batch
-    assert analyzer.handle(event, None) == {"batchItemFailures": []}
+    scenes = {"pair": "sneakers_two", "bare": "empty"}
+    detector = handle(world, SHOES_RULES, scenes, lambda scene: [custom_labels(SHOES, scene)])
 
     # THEN only the model was asked (the Stubber checked ARN, MinConfidence 0 and the S3 object)
     analysis_id = f"custom_labels@{SHOES}"
@@ -173,13 +162,9 @@ def test_a_custom_labels_rule_routes_by_the_models_boxes(world: Any) -> None:
 
 def test_two_custom_labels_models_are_two_calls_and_two_stored_analyses(world: Any) -> None:
     # GIVEN rules on two models: an object detector (sneakers) and a classifier (damage)
-    event = upload(world, "parcel")
-    detector = StubbedRekognition(lambda key: [custom_labels(DAMAGE, "classification"),
-                                               custom_labels(SHOES, "sneakers_two")])
-    analyzer = world.analyzer(detector, rules=TWO_MODELS_RULES)
-
     # WHEN handled
-    assert analyzer.handle(event, None) == {"batchItemFailures": []}
+    handle(world, TWO_MODELS_RULES, {"parcel": ""}, lambda _: [custom_labels(DAMAGE, "classification"),
+                                                              custom_labels(SHOES, "sneakers_two")])
 
     # THEN one call per model (each with its own ARN), both answers stored under their own ids
     record = world.json("results/failure/parcel.jpg.json")
@@ -208,14 +193,9 @@ def test_a_moderation_adapter_is_called_and_an_expired_one_still_judges(
 ) -> None:
     # GIVEN two photos under a moderation rule with an adapter; for the second the adapter has
     # expired and Rekognition's base model answers (no ProjectVersion in the response)
-    scenes = {"fresh": "adapter_explicit", "stale": "adapter_expired"}
-    event = upload(world, *scenes)
-    detector = StubbedRekognition(
-        lambda key: [adapter(ADAPTER, next(v for k, v in scenes.items() if k in key))])
-    analyzer = world.analyzer(detector, rules=ADAPTER_RULES)
-
     # WHEN handled
-    assert analyzer.handle(event, None) == {"batchItemFailures": []}
+    scenes = {"fresh": "adapter_explicit", "stale": "adapter_expired"}
+    handle(world, ADAPTER_RULES, scenes, lambda scene: [adapter(ADAPTER, scene)])
 
     # THEN DetectModerationLabels was called with the adapter (ProjectVersion), once per image,
     # and both images are judged on what came back
@@ -295,6 +275,17 @@ def test_a_model_that_cannot_answer_keeps_images_waiting_and_ends_in_the_dlq(
         assert line["object_key"] in keys
     if code == "ResourceNotReadyException":
         assert f"aws rekognition start-project-version --project-version-arn {SHOES}" in errors[0]["message"]
+    # AND with those lines in CloudWatch Logs, `imgpipe dlq inspect` says why each image waits
+    group = "/aws/lambda/imgpipe-analyzer"
+    logs = aws_client("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": line} for line in log.getvalue().splitlines()])
+    waiting = inspect_dlq(stack.sqs, stack.dlq_url, s3=stack.s3, logs=logs, log_group=group,
+                          bucket_name=stack.bucket, wait_seconds=0)
+    assert sorted((o.key, o.state) for m in waiting for o in m.objects) == [(k, "pending") for k in sorted(keys)]
+    assert all(m.why.startswith(f"ModelUnavailableError: {says}") for m in waiting)
 
     # WHEN the model runs again and the DLQ is redriven
     redrive(stack.sqs, stack.dlq_url, stack.queue_url, wait_seconds=0)
@@ -305,31 +296,6 @@ def test_a_model_that_cannot_answer_keeps_images_waiting_and_ends_in_the_dlq(
     after = stack.check(plan)
     assert after.problems == [] and (after.analysed, after.in_dlq, after.notifications) == (2, 0, 2)
     assert sorted(stack.keys("analyzed/")) == ["analyzed/review/pair.jpg", "analyzed/review/shelf/pair 2.jpg"]
-
-
-def test_the_dlq_says_which_model_is_not_running(aws: None) -> None:
-    # GIVEN the analyzer's log line for an image whose model was stopped, in CloudWatch Logs
-    stack = MotoStack(rules=parse_ruleset(SHOES_RULES, "shoes.yaml"), max_receive_count=1)
-    key = stack.upload("pair.jpg", sample("animals/cat.jpg"))
-    stopped = StubbedRekognition(lambda k: [replace(custom_labels(SHOES, "empty"), error="ResourceNotReadyException")])
-    analyzer = stack.analyzer(stopped)
-    log = io.StringIO()
-    analyzer.logger = Logger(service=f"imgpipe-model-{uuid.uuid4().hex[:8]}", level="INFO", stream=log)
-    stack.drain(analyzer.handle)
-    group = "/aws/lambda/imgpipe-analyzer"
-    logs = aws_client("logs")
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName="s")
-    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-        {"timestamp": int(time.time() * 1000), "message": line} for line in log.getvalue().splitlines()])
-
-    # WHEN the DLQ is inspected
-    [message] = inspect_dlq(stack.sqs, stack.dlq_url, s3=stack.s3, logs=logs, log_group=group,
-                            bucket_name=stack.bucket, wait_seconds=0)
-
-    # THEN it says the image is waiting because that model is not running
-    assert [(o.key, o.state) for o in message.objects] == [(key, "pending")]
-    assert message.why.startswith(f"ModelUnavailableError: the Custom Labels model {SHOES} is not running")
 
 
 @pytest.mark.parametrize(
@@ -364,23 +330,14 @@ def test_an_adapter_that_cannot_answer_is_named_and_the_base_model_is_not(code: 
 
 # --- stored analyses and economical plans --------------------------------------------------------
 
-ECONOMICAL_RULES = f"""version: 1
-name: shop-economical
-calls: economical
-default_verdict: success
+#: a moderation failure rule first, then the Custom Labels rule, under calls: economical
+ECONOMICAL_RULES = SHOES_RULES.replace("rules:\n", """calls: economical
 rules:
   - name: violence
     type: moderation
     categories: [Violence]
     outcome: failure
-  - name: sneakers
-    type: custom_labels
-    project_version: {SHOES}
-    labels: [Sneaker]
-    min_instances: 2
-    min_confidence: 80
-    outcome: review
-"""
+""", 1)
 
 
 @pytest.mark.parametrize("sneakers", ["review", "tag"])
@@ -390,15 +347,10 @@ def test_economical_skips_a_custom_labels_call_after_a_moderation_failure_but_ne
     # GIVEN calls: economical, a moderation failure rule and a Custom Labels rule that can only
     # send to review (or only tag); one violent photo and one harmless photo
     rules = ECONOMICAL_RULES.replace("    outcome: review\n", f"    outcome: {sneakers}\n")
-    event = upload(world, "weapon", "pair")
-    scenes = {"weapon": "weapon", "pair": "empty"}
-    detector = StubbedRekognition(lambda key: [
-        moderation(next(v for k, v in scenes.items() if k in key)),
-        custom_labels(SHOES, "sneakers_two"),
-    ])
 
     # WHEN handled
-    assert world.analyzer(detector, rules=rules).handle(event, None) == {"batchItemFailures": []}
+    detector = handle(world, rules, {"weapon": "weapon", "pair": "empty"},
+                      lambda scene: [moderation(scene), custom_labels(SHOES, "sneakers_two")])
 
     # THEN moderation is called first; the violent photo's model call is skipped, with the
     # reason in the record, unless a tag rule needs the model (its categories belong in the record)
@@ -438,9 +390,7 @@ def rejudge(world: Any, rules: str, run: str, key: str) -> dict[str, Any]:
 
 def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any) -> None:
     # GIVEN two sneakers routed to review by a Custom Labels rule
-    event = upload(world, "pair")
-    detector = StubbedRekognition(lambda key: [custom_labels(SHOES, "sneakers_two")])
-    assert world.analyzer(detector, rules=SHOES_RULES).handle(event, None) == {"batchItemFailures": []}
+    handle(world, SHOES_RULES, {"pair": "sneakers_two"}, lambda scene: [custom_labels(SHOES, scene)])
     world.notifications()
 
     # WHEN re-judged with rules where two sneakers are a failure
@@ -457,7 +407,7 @@ def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any
     assert note["body"]["previous_verdict"] == "review"
 
     # WHEN the rules name another version of the model (not stored): not re-judgeable, no call
-    retrained = failing.replace(SHOES, SHOES.replace("/1764460800000", "/1764547200000"))
+    retrained = failing.replace(SHOES, SHOES_RETRAINED)
     outcome = rejudge(world, retrained, "run-2", "images/pair.jpg")
     assert str(outcome["status"]) == "not_rejudgeable"
     assert "lacks custom_labels@" in outcome["why"] and "1764547200000" in outcome["why"]

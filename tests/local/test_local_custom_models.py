@@ -19,25 +19,10 @@ from imgpipe.cli import app
 from imgpipe.local import backends
 from imgpipe.local.replay import content_hash
 from tests.local.test_local_run_cli import imgpipe
+from tests.support.custom_models import ADAPTER, DAMAGE, SHOES, SHOES_RETRAINED, SHOES_RULES
 from tests.support.paths import rekognition_response, sample
 
-SHOES = "arn:aws:rekognition:eu-west-1:123456789012:project/shoes/version/shoes.2026-11-30/1764460800000"
-DAMAGE = "arn:aws:rekognition:eu-west-1:123456789012:project/damage/version/damage.2026-11-02/1762041600000"
-ADAPTER = ("arn:aws:rekognition:eu-west-1:123456789012:project/forum-moderation/version/"
-           "forum-moderation.2026-11-20/1763596800000")
-
-RULES = f"""version: 1
-name: custom-models
-default_verdict: success
-rules:
-  - name: sneakers
-    type: custom_labels
-    project_version: {SHOES}
-    labels: [Sneaker]
-    min_instances: 2
-    min_confidence: 80
-    outcome: review
-  - name: damaged
+RULES = SHOES_RULES + f"""  - name: damaged
     type: custom_labels
     project_version: {DAMAGE}
     min_confidence: 90
@@ -112,19 +97,18 @@ def test_recorded_custom_models_replay_by_analysis_id_with_the_same_verdict(
     assert {k: again[k] for k in keys} == {k: first[k] for k in keys}
     assert again["calls"] == {}
     # AND rules needing a model the recording lacks are refused, naming it
-    retrained = SHOES.replace("/1764460800000", "/1764547200000")
     other = rules.with_name("other.yaml")
-    other.write_text(RULES.replace(SHOES, retrained))
+    other.write_text(RULES.replace(SHOES, SHOES_RETRAINED))
     result = CliRunner().invoke(app, ["run", str(folder), "--rules", str(other), "--backend", "replay",
                                       "--record", str(tmp_path / "rec"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert f"lacks custom_labels@{retrained}".replace(" ", "") in "".join(result.output.split())  # rich wraps
+    assert f"lacks custom_labels@{SHOES_RETRAINED}".replace(" ", "") in "".join(result.output.split())  # rich wraps
     # AND so is explaining the run's analysis file with them: what it lacks, what it has
     explained = CliRunner().invoke(app, ["rules", "explain", str(other),
                                          str(tmp_path / "live" / "analyses" / "parcel.jpg.json")])
     assert explained.exit_code == 2
     said = "".join(explained.output.split())
-    assert f"need custom_labels@{retrained}, which the file lacks (it has: {', '.join(ids)})".replace(" ", "") in said
+    assert f"need custom_labels@{SHOES_RETRAINED}, which the file lacks (it has: {', '.join(ids)})".replace(" ", "") in said
 
 
 @pytest.mark.parametrize(

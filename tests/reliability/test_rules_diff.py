@@ -20,6 +20,7 @@ from imgpipe.local.runner import LocalRun, collect_inputs
 from imgpipe.ops.history import case_from_record, local_cases, parse_source
 from rules import parse_ruleset
 from rules.backtest import backtest
+from tests.support.custom_models import SHOES, SHOES_RETRAINED, SHOES_RULES
 from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
 from tests.support.fakes import FakeDetector
 from tests.support.faults import FaultPlan
@@ -246,20 +247,6 @@ def test_unreadable_analyses_are_reported_and_hostile_names_printed_as_text(
     assert "\x1b" not in human.stdout and "[bold]cat" in "".join(human.stdout.split())
 
 
-SHOES = "arn:aws:rekognition:eu-west-1:123456789012:project/shoes/version/shoes.2026-11-30/1764460800000"
-SNEAKER_RULES = f"""version: 1
-name: shoes
-default_verdict: success
-rules:
-  - name: sneakers
-    type: custom_labels
-    project_version: {SHOES}
-    labels: [Sneaker]
-    min_instances: 2
-    min_confidence: 80
-    outcome: review
-"""
-
 
 def test_diff_over_stored_custom_labels_analyses_makes_no_rekognition_call(
     aws: None, tmp_path: Path, aws_calls: Counter[str]
@@ -275,9 +262,9 @@ def test_diff_over_stored_custom_labels_analyses_makes_no_rekognition_call(
             {"schema": "imgpipe.result/1", "source_key": f"images/{name}.jpg", "verdict": verdict,
              "analysis": pack_analysis(responses)}).encode())
     old, new, other = tmp_path / "old.yaml", tmp_path / "new.yaml", tmp_path / "other.yaml"
-    old.write_text(SNEAKER_RULES)
-    new.write_text(SNEAKER_RULES.replace("min_confidence: 80", "min_confidence: 90"))
-    other.write_text(SNEAKER_RULES.replace("/1764460800000", "/1764547200000"))
+    old.write_text(SHOES_RULES)
+    new.write_text(SHOES_RULES.replace("min_confidence: 80", "min_confidence: 90"))
+    other.write_text(SHOES_RULES.replace(SHOES, SHOES_RETRAINED))
     aws_calls.clear()
 
     # WHEN a stricter threshold is back-tested over them
@@ -291,5 +278,5 @@ def test_diff_over_stored_custom_labels_analyses_makes_no_rekognition_call(
     data = json.loads(invoke(str(old), str(other), "--history", "s3://shop/results/", "--json").stdout)
     assert data["judged"] == 0 and sum(data["not_judgeable"].values()) == 2
     [why] = data["not_judgeable"]
-    assert "custom_labels@" in why and "1764547200000" in why
+    assert why == f"analysis lacks custom_labels@{SHOES_RETRAINED}"
     assert aws_calls["s3"] > 0 and aws_calls["rekognition"] == 0
