@@ -410,7 +410,28 @@ def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any
     retrained = failing.replace(SHOES, SHOES_RETRAINED)
     outcome = rejudge(world, retrained, "run-2", "images/pair.jpg")
     assert str(outcome["status"]) == "not_rejudgeable"
-    assert "lacks custom_labels@" in outcome["why"] and "1764547200000" in outcome["why"]
+    assert f"lacks custom_labels@{SHOES_RETRAINED}" in outcome["why"]
+
+    # WHEN re-analysed with that version while it is not running
+    from analyzer.rejudge import rejudge_message
+
+    stopped = StubbedRekognition(
+        lambda key: [replace(custom_labels(SHOES_RETRAINED, "empty"), error="ResourceNotReadyException")])
+    analyzer = world.analyzer(stopped, rules=retrained)
+    log = io.StringIO()
+    analyzer.logger = Logger(service=f"imgpipe-model-{uuid.uuid4().hex[:8]}", level="INFO", stream=log)
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps(rejudge_message(
+        world.bucket, "run-3", [{"source_key": "images/pair.jpg"}], mode="reanalyse")))
+    event = world.receive_event()
+
+    # THEN the message is retried (it will reach the DLQ), the log line names the model, and the
+    # image stays where it was judged
+    assert analyzer.handle(event, None) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert stopped.made == {"detect_custom_labels": 1}
+    [line] = [json.loads(x) for x in log.getvalue().splitlines() if '"ERROR"' in x]
+    assert line["message"].startswith(f"the Custom Labels model {SHOES_RETRAINED} is not running")
+    assert sorted(world.keys("analyzed/")) == ["analyzed/failure/pair.jpg"]
 
 
 def test_an_economical_plan_calls_each_model_once_and_adds_up_their_time(world: Any) -> None:
