@@ -7,29 +7,17 @@ deploys.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 Statement = dict[str, Any]
 Document = dict[str, Any]
 
-#: Rekognition's Detect* APIs support no resource-level permissions: the one allowed "*".
-REKOGNITION_ACTIONS = {
-    "DetectLabels": "rekognition:DetectLabels",
-    "DetectModerationLabels": "rekognition:DetectModerationLabels",
-    "DetectText": "rekognition:DetectText",
-}
-
-
-def _rekognition_action(api: str) -> str:
-    """The IAM action of a Rekognition API: the registered analysis that calls it says."""
-    if api in REKOGNITION_ACTIONS:
-        return REKOGNITION_ACTIONS[api]
-    from rules.analyses import default_analyses
-
-    (action,) = default_analyses().by_api(api).iam_actions
-    return action
+#: The Sid of the Rekognition actions granted on "*" (Detect* without a project version support
+#: no resource-level permissions).
+UNSCOPED_REKOGNITION_SID = "RekognitionNeededByRules"
 
 
 def statement(
@@ -56,6 +44,28 @@ def document(*statements: Statement) -> Document:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def rekognition_statements(grants: Mapping[str, Sequence[str]]) -> list[Statement]:
+    """The Rekognition statements for ``action -> resources``.
+
+    Actions needed on "*" share one statement (:data:`UNSCOPED_REKOGNITION_SID`); every scoped
+    action gets its own statement naming exactly its project versions, sorted and once each. An
+    action needed both unscoped and scoped is granted on "*" only: "*" already covers every model.
+    """
+    unscoped = sorted(action for action, resources in grants.items() if "*" in resources)
+    stmts = [statement(UNSCOPED_REKOGNITION_SID, unscoped, ["*"])] if unscoped else []
+    for action in sorted(set(grants) - set(unscoped)):
+        resources = sorted(set(grants[action]))
+        if resources:
+            stmts.append(statement(scoped_sid(action), [action], resources))
+    return stmts
+
+
+def scoped_sid(action: str) -> str:
+    """``rekognition:DetectCustomLabels`` -> ``RekognitionDetectCustomLabelsOnProjectVersions``."""
+    service, _, name = action.partition(":")
+    return re.sub(r"[^A-Za-z0-9]", "", f"{service.capitalize()}{name}OnProjectVersions")
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionGrants:
     """Everything the analyzer function may touch (plain ARNs/names)."""
@@ -68,7 +78,9 @@ class FunctionGrants:
     queue_arn: str
     table_arn: str
     log_group_arn: str
-    rekognition_apis: Sequence[str]
+    #: IAM action -> the resources the stack's rules need it on, as
+    #: :func:`rules.analyses.iam_grants` gives it: ``("*",)`` or project version ARNs
+    rekognition: Mapping[str, Sequence[str]]
     kms_key_arn: str | None = None
 
 
@@ -104,9 +116,7 @@ def function_policy(g: FunctionGrants) -> Document:
             [g.bucket_arn],
         ),
     ]
-    apis = [_rekognition_action(a) for a in g.rekognition_apis]
-    if apis:
-        stmts.append(statement("RekognitionNeededByRules", apis, ["*"]))
+    stmts += rekognition_statements(g.rekognition)
     stmts += [
         statement("PublishVerdicts", ["sns:Publish"], [g.topic_arn]),
         statement(

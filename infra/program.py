@@ -1,21 +1,36 @@
 """What the program does before it builds anything: read and validate everything.
 
 ``load_stack`` reads the stack config, validates it (:mod:`infra.settings`), validates the stack's
-rules file with the rule engine, checks the analyzer environment and builds the Lambda artifacts.
+rules file with the rule engine (and that its custom models are in the stack's region), checks the
+analyzer environment and builds the Lambda artifacts.
 Any problem stops the program at preview with ``FILE:LINE: path: message`` lines.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
+import yaml
 
 from infra.artifacts import Artifacts, PluginDist, build_artifacts, plugins_used
 from infra.environment import check_environment
 from infra.errors import RulesFileError, StackConfigError
-from infra.settings import PROJECT, StackSettings, config_keys, load_settings, stack_config
+from infra.settings import (
+    PROJECT,
+    StackSettings,
+    _child,
+    config_keys,
+    load_settings,
+    stack_config,
+)
+
+if TYPE_CHECKING:
+    from rules import Ruleset
 
 REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 
@@ -24,7 +39,10 @@ REQUIREMENTS = Path("infra") / "lambda-requirements.txt"
 class LoadedStack:
     settings: StackSettings
     rules_file: Path
+    #: the Rekognition APIs called per image (an API twice for two models), for the dashboard
     rekognition_apis: list[str]
+    #: IAM action -> the resources the rules need it on (:func:`rules.analyses.iam_grants`)
+    rekognition_grants: Mapping[str, Sequence[str]]
     artifacts: Artifacts
     function_name: str
 
@@ -39,7 +57,12 @@ def load_stack(project_root: Path) -> LoadedStack:
     env_problems = check_environment(settings)
     if env_problems:
         raise StackConfigError([f"{stack_file.name}: {p}" for p in env_problems])
-    rules_file, apis = validate_rules(project_root, settings)
+    rules_file, ruleset = validate_rules(project_root, settings)
+    region = stack_region()
+    if region is not None:
+        problems = model_region_problems(ruleset, region, _relative(str(rules_file), project_root))
+        if problems:
+            raise RulesFileError(problems)
     check_rule_cases(project_root, rules_file)
     from infra.backtest import log_preview_backtest
 
@@ -49,7 +72,8 @@ def load_stack(project_root: Path) -> LoadedStack:
     return LoadedStack(
         settings=settings,
         rules_file=rules_file,
-        rekognition_apis=apis,
+        rekognition_apis=list(ruleset.needs.api_calls),
+        rekognition_grants=_iam_grants(ruleset),
         artifacts=artifacts,
         function_name=f"{project}-{stack}-analyzer",
     )
@@ -72,8 +96,8 @@ def read_config(project: str, stack_file: Path | None) -> dict[str, str]:
     return {f"{project}:{name}": value for name, value in values.items() if value is not None}
 
 
-def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, list[str]]:
-    """Load the stack's rules file with the rule engine; return it and the APIs it needs."""
+def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, Ruleset]:
+    """Load the stack's rules file with the rule engine; return its path and the ruleset."""
     from rules import RulesError, RulesValidationError, load_ruleset
 
     path = project_root / settings.rules_path
@@ -88,7 +112,64 @@ def validate_rules(project_root: Path, settings: StackSettings) -> tuple[Path, l
         raise RulesFileError([_relative(str(issue), project_root) for issue in exc.issues]) from None
     except RulesError as exc:
         raise RulesFileError([f"{settings.rules_path}: {exc}"]) from None
-    return path, list(ruleset.needs.api_calls)
+    return path, ruleset
+
+
+def _iam_grants(ruleset: Ruleset) -> dict[str, tuple[str, ...]]:
+    from rules.analyses import iam_grants
+
+    return iam_grants(ruleset.needs.features)
+
+
+def stack_region() -> str | None:
+    """The region the stack deploys to, as the AWS provider finds it: ``aws:region``, else
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; None when only a profile would say (unknown here)."""
+    return (
+        pulumi.Config("aws").get("region")
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+    )
+
+
+def model_region_problems(ruleset: Ruleset, region: str, rules_file: str) -> list[str]:
+    """One ``FILE:LINE: rules[i]: ...`` line per rule calling a custom model (a Custom Labels
+    model or a moderation adapter) outside ``region``: Rekognition runs a model only in its own
+    region, so every call would fail. (The ARN's account is not checked: the deploying account
+    is known only from a call, after preview.)"""
+    from rules.analyses import split_id
+    from rules.custom import arn_region
+
+    problems = []
+    for index, rule in enumerate(ruleset.rules):
+        for analysis_id in sorted(rule.needs().extra):
+            kind, arn = split_id(analysis_id)
+            if arn is None:
+                continue
+            try:
+                model_region = arn_region(arn)
+            except ValueError:  # a plugin's argument that is no project version ARN
+                continue
+            if model_region != region:
+                line = _rule_line(ruleset.text, index, arn)
+                problems.append(
+                    f"{rules_file}:{line}: rules[{index}]: rule {rule.name!r} ({kind}): the model "
+                    f"{arn} is in {model_region}, the stack in {region} (aws:region); "
+                    "Rekognition can only call a model in its own region"
+                )
+    return problems
+
+
+def _rule_line(text: str, index: int, needle: str) -> int:
+    """1-based line of ``needle`` inside ``rules[index]`` (else the rule's first line)."""
+    rules = _child(yaml.compose(text), "rules")
+    if not isinstance(rules, yaml.SequenceNode) or index >= len(rules.value):
+        return 1
+    node = rules.value[index]
+    first, last = int(node.start_mark.line), int(node.end_mark.line)
+    for number, line in enumerate(text.splitlines()[first : last + 1], start=first + 1):
+        if needle in line:
+            return number
+    return first + 1
 
 
 def stack_plugins(project_root: Path, rules_file: Path) -> list[PluginDist]:

@@ -50,6 +50,11 @@ SSE_EXEMPT_TAG = "imgpipe:sse-exempt"
 SSE_EXEMPT_VALUE = "cloudwatch-alarms"
 #: Rekognition Detect* APIs have no resource-level permissions: "*" is the only resource.
 RESOURCE_STAR_ALLOWED_PREFIX = "rekognition:Detect"
+#: ... except when they call a custom model (a project version): then the resource is its ARN.
+#: DetectCustomLabels always names one, so "*" would let the function call any model; a
+#: DetectModerationLabels grant on an adapter names the adapter (unscoped it needs "*").
+REKOGNITION = "rekognition:"
+NEVER_ON_STAR = frozenset({"rekognition:DetectCustomLabels"})
 
 Props = Mapping[str, Any]
 
@@ -124,7 +129,8 @@ def check_encryption_at_rest(resource_type: str, props: Props) -> list[str]:
 
 
 def check_iam_no_wildcards(resource_type: str, props: Props) -> list[str]:
-    """No wildcard action anywhere; resource "*" only for Rekognition's Detect* APIs."""
+    """No wildcard action anywhere; resource "*" only for Rekognition's Detect* APIs (never for
+    DetectCustomLabels); Rekognition resources that are ARNs name each model exactly."""
     if resource_type not in IAM_POLICY_TYPES:
         return []
     problems = []
@@ -136,10 +142,17 @@ def check_iam_no_wildcards(resource_type: str, props: Props) -> list[str]:
             problems.append(f"{sid}: NotAction/NotResource grants more than it names")
         actions = [str(a) for a in _as_list(stmt.get("Action"))]
         problems += [f"{sid}: wildcard action {a!r}" for a in actions if "*" in a]
-        if "*" in _as_list(stmt.get("Resource")) and not all(
-            a.startswith(RESOURCE_STAR_ALLOWED_PREFIX) for a in actions
+        resources = [str(r) for r in _as_list(stmt.get("Resource"))]
+        if "*" in resources and not all(
+            a.startswith(RESOURCE_STAR_ALLOWED_PREFIX) and a not in NEVER_ON_STAR for a in actions
         ):
             problems.append(f"{sid}: resource '*' for {', '.join(actions)}")
+        if any(a.startswith(REKOGNITION) for a in actions):
+            problems += [
+                f"{sid}: wildcard resource {r!r} for {', '.join(actions)}: name each model's "
+                "project version ARN"
+                for r in resources if r != "*" and ("*" in r or "?" in r)
+            ]
     return problems
 
 
@@ -303,7 +316,8 @@ POLICIES = [
     _stack_policy("s3-tls-only",
                   "Every bucket policy denies requests without TLS.", check_tls_only),
     _resource_policy("iam-no-wildcards",
-                     "No wildcard IAM actions or resources (Rekognition Detect* excepted).",
+                     "No wildcard IAM actions or resources (resource * only for Rekognition "
+                     "Detect* without a model; models named by their exact ARN).",
                      check_iam_no_wildcards),
     _stack_policy("sqs-dlq-configured",
                   "Every queue has a dead-letter queue or is one.", check_dlq),

@@ -271,6 +271,8 @@ def cost_command(
                       f"{line.usd:.4f}")
     table.add_row("total", "", "", f"{estimate.usd_per_1000:.2f}", f"{estimate.usd:.4f}")
     console.print(table)
+    for unit, note in estimate.notes.items():
+        console.print(f"{unit}: {note}; the table counts its calls at 0.00.")
     console.print(f"List prices, first tier, US East, as recorded on {PRICES_CHECKED_ON}; "
                   "check https://aws.amazon.com/rekognition/pricing/ before quoting. "
                   "Pre-check rejections cost nothing.")

@@ -58,7 +58,7 @@ def _analysis(path: Path, ruleset: Ruleset) -> Analysis:
     if missing:
         fail(
             f"{path}: the rules in {ruleset.source} need {', '.join(missing)}, which the file lacks "
-            f"(it has: {', '.join(sorted(data)) or 'nothing'})"
+            f"(it has: {', '.join(k for k in data) or 'nothing'})"
         )
     return analysis
 
@@ -67,7 +67,8 @@ def summary(ruleset: Ruleset) -> str:
     """One line describing a valid ruleset."""
     kinds = Counter(rule.type for rule in ruleset.rules)
     types = ", ".join(f"{n} {t}" for t, n in kinds.items())
-    calls = ", ".join(ruleset.needs.api_calls) or "no Rekognition API"
+    per_api = Counter(ruleset.needs.api_calls)  # two Custom Labels models: one API, two calls
+    calls = ", ".join(f"{api} ({n} models)" if n > 1 else api for api, n in per_api.items()) or "no Rekognition API"
     label_features = ruleset.needs.label_features
     if label_features and label_features != ["GENERAL_LABELS"]:
         calls = calls.replace("DetectLabels", f"DetectLabels[{'+'.join(label_features)}]")

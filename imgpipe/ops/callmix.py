@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.analyses import split_id
+from rules.custom import MODERATION_ADAPTER
 from rules.planning import CallPlan, run_plan
 from rules.ppe import PPE
 from rules.ruleset import Ruleset
-from rules.testing import responses
+from rules.testing import complete, responses
 
 Doc = dict[str, Any]
 
@@ -87,10 +89,22 @@ class PlanFigures:
         return self.calls / self.images if self.images else 0.0
 
 
+def for_ruleset(doc: Doc, ruleset: Ruleset) -> Doc:
+    """``doc`` with the ruleset's custom models: a moderation adapter answers what the base
+    model does (its ``ProjectVersion`` echoed); a Custom Labels model finds nothing."""
+    out = dict(doc)
+    for analysis_id in ruleset.needs.extra:
+        name, argument = split_id(analysis_id)
+        if name == MODERATION_ADAPTER and argument:
+            out[analysis_id] = {**doc["moderation"], "ProjectVersion": argument}
+    return complete(out, ruleset.needs)
+
+
 def measure(ruleset: Ruleset, plan: CallPlan | str, images: int = 1000, unsafe: float = 0.05) -> PlanFigures:
     """Run the plan (the analyzer's own :func:`rules.planning.run_plan`) over the mixed feed."""
     calls = skipped = 0
-    for doc in mixed_feed(images, unsafe):
+    for raw in mixed_feed(images, unsafe):
+        doc = for_ruleset(raw, ruleset)
         run = run_plan(ruleset, lambda name, _needs, doc=doc: doc[name], CallPlan(plan))
         calls += len(run.responses)
         skipped += len(run.skipped)

@@ -38,6 +38,10 @@ PRICES: dict[str, Decimal] = {
     "DetectText": Decimal("1.00"),
     "DetectFaces": Decimal("1.00"),
     "DetectProtectiveEquipment": Decimal("1.00"),
+    # per image with a custom moderation adapter: assumed equal to DetectModerationLabels
+    "DetectModerationLabels:adapter": Decimal("1.00"),
+    # Custom Labels bill the running model per inference hour, not per image: see PRICE_NOTES
+    "DetectCustomLabels": Decimal("0"),
 }
 
 
@@ -60,6 +64,8 @@ class CostEstimate:
     api_calls_per_image: list[str]
     label_features: list[str]
     lines: list[CostLine] = field(default_factory=list)
+    #: billed unit -> how it is billed when not per image (Custom Labels: per inference hour)
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -87,6 +93,7 @@ class CostEstimate:
             ],
             "usd": str(self.usd),
             "usd_per_1000_images": str(self.usd_per_1000),
+            "not_per_image": dict(self.notes),
             "prices_checked_on": PRICES_CHECKED_ON,
         }
 
@@ -118,7 +125,12 @@ def estimate_cost(
         per_1000 = table[unit] if unit in table else _registered_price(unit)
         usd = (per_1000 * images / 1000).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
         lines.append(CostLine(unit, 1, images, per_1000, usd))
-    return CostEstimate(images, needs.api_calls, needs.label_features, lines)
+    notes = {}
+    for analysis_id in sorted(needs.extra):
+        spec = analysis_spec(analysis_id)
+        if spec.price_note:
+            notes[spec.unit] = spec.price_note
+    return CostEstimate(images, needs.api_calls, needs.label_features, lines, notes)
 
 
 def _registered_price(unit: str) -> Decimal:

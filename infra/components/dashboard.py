@@ -27,6 +27,7 @@ class DashboardMetrics:
 
     dashboard_name: str
     stack: str
+    #: the APIs called per image (one API twice for two models: shown once)
     rekognition_apis: Sequence[str] = field(default_factory=tuple)
     namespace: str = NAMESPACE
     service: str = SERVICE
@@ -59,7 +60,8 @@ def dashboard_body(m: DashboardMetrics, *, region: str, function_name: str, queu
             ours("PrecheckRejections", "rejected by pre-checks"),
         ], region, x=0, y=0),
         _widget("Rekognition calls", [
-            ours(f"Rekognition{api}", api) for api in m.rekognition_apis
+            # one line per API: two models are two calls of one API, counted in one metric
+            ours(f"Rekognition{api}", api) for api in dict.fromkeys(m.rekognition_apis)
         ] or [ours("RekognitionDetectLabels", "DetectLabels")], region, x=WIDTH, y=0),
         _widget("Errors and throttles", [
             ["AWS/Lambda", "Errors", *fn, {"label": "function errors"}],

@@ -4,7 +4,7 @@ SQS event source mapping with partial batch failures and a concurrency cap."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ class AnalyzerFunctionArgs:
     input_prefix: str
     output_prefix: str
     results_prefix: str
-    rekognition_apis: Sequence[str]
+    #: IAM action -> resources the rules need (rules.analyses.iam_grants)
+    rekognition_grants: Mapping[str, Sequence[str]]
     kms_key_arn: pulumi.Input[str] | None
     memory_mb: int
     timeout_seconds: int
@@ -110,7 +111,7 @@ class AnalyzerFunction(pulumi.ComponentResource):
                     queue_arn=queue_arn,
                     table_arn=table_arn,
                     log_group_arn=log_arn,
-                    rekognition_apis=args.rekognition_apis,
+                    rekognition=args.rekognition_grants,
                     kms_key_arn=key_arn,
                 )
             )

@@ -164,3 +164,44 @@ def test_idempotency_must_outlive_queued_messages(tmp_path: Path) -> None:
         "Pulumi.dev.yaml: config: idempotencyTtlSeconds 3600 < queueRetentionSeconds 86400: a "
         "late duplicate would be processed again"
     ]
+
+
+CUSTOM_MODELS = ROOT / "tests" / "events" / "rules" / "custom-models.yaml"
+
+
+def test_custom_model_in_another_region_fails_preview(
+    tmp_path: Path, run_with: Callable[..., ProgramRun]
+) -> None:
+    # GIVEN the custom-models rules with the Custom Labels model moved to us-east-1 (dev: eu-west-1)
+    text = CUSTOM_MODELS.read_text(encoding="utf-8")
+    model = "arn:aws:rekognition:eu-west-1:123456789012:project/sneakers/"
+    assert model in text
+    rules = tmp_path / "custom-models.yaml"
+    rules.write_text(text.replace(model, model.replace("eu-west-1", "us-east-1")), "utf-8")
+    moved = model.replace("eu-west-1", "us-east-1") + "version/sneakers.2026-11-30/1764460800000"
+    # WHEN the program runs with it / THEN it stops naming the file, line, rule and both regions
+    with pytest.raises(RulesFileError) as caught:
+        run_with("dev", rulesFile=str(rules))
+    assert caught.value.issues == [
+        f"{rules}:{_line_of(rules, 'project_version:')}: rules[1]: rule 'counterfeit-sneaker' "
+        f"(custom_labels): the model {moved} is in us-east-1, the stack in eu-west-1 (aws:region); "
+        "Rekognition can only call a model in its own region"
+    ]
+
+
+def test_stack_in_another_region_than_its_models_fails_preview() -> None:
+    from infra.mockrun import run_program
+    from tests.infra.conftest import PROGRAM
+
+    # GIVEN the dev stack moved to us-east-1 with rules whose model and adapter are in eu-west-1
+    config = {**stack_config(ROOT / "Pulumi.dev.yaml"), "aws:region": "us-east-1",
+              "image-pipeline:rulesFile": str(CUSTOM_MODELS.relative_to(ROOT))}
+    with pytest.raises(RulesFileError) as caught:
+        run_program("dev", config, PROGRAM)
+    # THEN both rules are reported, each on the line of its ARN
+    name = "tests/events/rules/custom-models.yaml"
+    assert [issue.split(": the model ")[0] for issue in caught.value.issues] == [
+        f"{name}:{_line_of(CUSTOM_MODELS, 'project_version:')}: rules[1]: rule 'counterfeit-sneaker' (custom_labels)",
+        f"{name}:{_line_of(CUSTOM_MODELS, 'adapter:')}: rules[2]: rule 'unsafe-for-our-audience' (moderation_adapter)",
+    ]
+    assert all("is in eu-west-1, the stack in us-east-1 (aws:region)" in i for i in caught.value.issues)

@@ -1,9 +1,10 @@
 """Least privilege, proven: the function's IAM policy exactly as the program produces it, attached
 in moto with IAM enforcement on, runs the real analyzer end to end — and nothing more.
 
-moto checks S3 and SQS calls against the request's resource ARN, but SNS and DynamoDB calls only
-against ``"*"``; the ``resource_scoped_moto`` fixture teaches those two the ARN of the request so
-the policy's resource scoping is really exercised (otherwise every scoped grant would be denied).
+moto checks S3 and SQS calls against the request's resource ARN, but SNS, DynamoDB and Rekognition
+calls only against ``"*"``; the ``resource_scoped_moto`` fixture teaches those three the ARN of the
+request (for Rekognition: the custom model's project version, else "*") so the policy's resource
+scoping is really exercised (otherwise every scoped grant would be denied).
 """
 
 from __future__ import annotations
@@ -42,10 +43,15 @@ API_FIXTURE = {
 @pytest.fixture
 def resource_scoped_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.responses import DynamoHandler
+    from moto.rekognition.responses import RekognitionResponse
     from moto.sns.responses import SNSResponse
 
     def sns_resource(self: Any) -> str:
         return str(self._get_param("TopicArn") or "*")
+
+    def rekognition_resource(self: Any) -> str:
+        # DetectCustomLabels names its model, DetectModerationLabels its adapter; without one "*"
+        return str(self._get_param("ProjectVersionArn") or self._get_param("ProjectVersion") or "*")
 
     def table_resource(self: Any) -> str:
         name = self._get_param("TableName")
@@ -53,6 +59,8 @@ def resource_scoped_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(SNSResponse, "_determine_resource", sns_resource, raising=False)
     monkeypatch.setattr(DynamoHandler, "_determine_resource", table_resource, raising=False)
+    monkeypatch.setattr(RekognitionResponse, "_determine_resource", rekognition_resource,
+                        raising=False)
 
 
 @pytest.fixture

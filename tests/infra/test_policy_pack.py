@@ -21,6 +21,9 @@ from infra.mockrun import ProgramRun
 from policy.policies import POLICIES
 
 POLICY = {p.name: p for p in POLICIES}
+CUSTOM_MODELS = "tests/events/rules/custom-models.yaml"
+MODEL = "arn:aws:rekognition:eu-west-1:123456789012:project/sneakers/version/sneakers.2026-11-30/1764460800000"
+ADAPTER = "arn:aws:rekognition:eu-west-1:123456789012:project/audience/version/audience.2026-10-15/1760486400000"
 
 
 def _opts() -> PolicyResourceOptions:
@@ -171,6 +174,18 @@ BAD = {
     "logs star like the seed": (
         "iam-no-wildcards",
         _edit_policy(_add_stmt({"Effect": "Allow", "Action": "logs:*", "Resource": "*"}))),
+    "any custom labels model": (
+        "iam-no-wildcards",
+        _edit_policy(_add_stmt({"Effect": "Allow", "Action": ["rekognition:DetectCustomLabels"],
+                                "Resource": "*"}))),
+    "wildcard project version ARN": (
+        "iam-no-wildcards",
+        _edit_policy(_add_stmt({"Effect": "Allow", "Action": ["rekognition:DetectCustomLabels"],
+                                "Resource": ["arn:aws:rekognition:*:*:project/*"]}))),
+    "every version of an adapter": (
+        "iam-no-wildcards",
+        _edit_policy(_add_stmt({"Effect": "Allow", "Action": "rekognition:DetectModerationLabels",
+                                "Resource": [f"{ADAPTER.rsplit('/', 2)[0]}/*"]}))),
     "queue without dlq": (
         "sqs-dlq-configured",
         _set("aws:sqs/queue:Queue", "redrivePolicy", _DELETE, "queueing-queue")),
@@ -199,6 +214,28 @@ def test_rekognition_star_is_the_only_allowed_star(run: ProgramRun) -> None:
     _edit_policy(_add_stmt({"Effect": "Allow", "Action": ["rekognition:DetectText"],
                             "Resource": "*"}))(resources)
     assert violations("iam-no-wildcards", resources) == []
+
+
+def test_scoped_rekognition_statements_pass_and_wildcard_models_are_named(
+    run_with: Callable[..., ProgramRun],
+) -> None:
+    # GIVEN the program with rules calling a Custom Labels model and a moderation adapter
+    run = run_with("dev", rulesFile=CUSTOM_MODELS)
+    resources = resources_of(run)
+    doc = json.loads(_find(resources, "aws:iam/rolePolicy:RolePolicy").props["policy"])
+    scoped = [s for s in doc["Statement"] if s["Sid"].endswith("OnProjectVersions")]
+    assert [s["Resource"] for s in scoped] == [[MODEL], [ADAPTER]]
+    # THEN every policy passes on it
+    for name in POLICY:
+        assert violations(name, resources) == [], name
+    # AND a project wildcard in place of the model is refused, naming the statement and resource
+    wildcard = "arn:aws:rekognition:*:*:project/*"
+    scoped[0]["Resource"] = [wildcard]
+    _find(resources, "aws:iam/rolePolicy:RolePolicy").props["policy"] = json.dumps(doc)  # type: ignore[index]
+    assert violations("iam-no-wildcards", resources) == [
+        f"RekognitionDetectCustomLabelsOnProjectVersions: wildcard resource {wildcard!r} for "
+        "rekognition:DetectCustomLabels: name each model's project version ARN"
+    ]
 
 
 def test_exempt_ops_topic_needs_the_tag(dev: ProgramRun) -> None:

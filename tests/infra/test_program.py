@@ -10,6 +10,7 @@ import pytest
 
 from infra.mockrun import ACCOUNT_ID, ProgramRun
 from rules import load_ruleset
+from rules.analyses import iam_grants
 from tests.infra.conftest import settings_of
 from tests.support.paths import ROOT
 
@@ -305,9 +306,11 @@ def test_function_policy_is_least_privilege(run: ProgramRun) -> None:
             assert all(a.startswith("rekognition:Detect") for a in stmt["Action"])
         else:
             assert all(r != "*" for r in stmt["Resource"])
-    rekognition = [a for s in doc["Statement"] for a in s["Action"] if a.startswith("rekognition")]
-    # only the APIs the stack's rules need
-    assert rekognition == [f"rekognition:{api}" for api in needs.api_calls]
+    rekognition = {a: s["Resource"] for s in doc["Statement"] for a in s["Action"]
+                   if a.startswith("rekognition")}
+    # only the APIs the stack's rules need, on the resources they need them on
+    assert rekognition == {a: list(r) for a, r in iam_grants(needs.features).items()}
+    assert set(rekognition) == {f"rekognition:{api}" for api in needs.api_calls}
     bucket_arn = run.one(BUCKET).outputs["arn"]
     writes = [s for s in doc["Statement"] if "s3:PutObject" in s["Action"]]
     assert [r for s in writes for r in s["Resource"]] == [

@@ -69,10 +69,14 @@ def test_zero_images_cost_nothing_and_negative_is_refused() -> None:
 
 
 def test_price_table_covers_every_unit() -> None:
+    model = "arn:aws:rekognition:eu-west-1:123456789012:project/p/version/p.1/1764460800000"
     everything = Needs(labels=frozenset({"GENERAL_LABELS", "IMAGE_PROPERTIES"}), moderation=True,
-                       text=True, extra=frozenset({"faces", "protective_equipment"}))
+                       text=True, extra=frozenset({"faces", "protective_equipment", f"custom_labels@{model}",
+                                                   f"moderation_adapter@{model}"}))
     assert set(billed_units(everything)) == set(PRICES)
-    assert all(price > 0 for price in PRICES.values())
+    # Custom Labels bill the running model's hours, not images: 0 per image, with a note
+    assert all(price > 0 for unit, price in PRICES.items() if unit != "DetectCustomLabels")
+    assert estimate_cost(everything, 1).notes.keys() == {"DetectCustomLabels"}
 
 
 def test_cli_cost_json(tmp_path: Path) -> None:
