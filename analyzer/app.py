@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from analyzer.batch import BatchReport, PartialBatchResponse, Work, run_batch
 from analyzer.config import Settings
+from analyzer.errors import ModelUnavailableError
 from analyzer.pipeline import Pipeline
 from analyzer.ports import Detector, Notifier, ObjectRef, Storage
 from analyzer.rekognition import RekognitionDetector, client_config, is_throttling
@@ -335,6 +336,8 @@ class Analyzer:
         m.add_metric("AlreadyDone", MetricUnit.Count, statuses[Status.ALREADY_DONE] + statuses[Status.DUPLICATE])
         m.add_metric("FailedMessages", MetricUnit.Count, len(report.failed_message_ids))
         m.add_metric("Throttled", MetricUnit.Count, sum(1 for _, e in report.errors if is_throttling(e)))
+        m.add_metric("ModelUnavailable", MetricUnit.Count,
+                     sum(1 for _, e in report.errors if isinstance(e, ModelUnavailableError)))
         m.add_metric("MalformedMessages", MetricUnit.Count, report.malformed)
         m.add_metric("SkippedRecords", MetricUnit.Count, sum(report.skipped.values()))
         m.flush_metrics()

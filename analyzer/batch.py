@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from analyzer.errors import MalformedRecordError
+from analyzer.errors import MalformedRecordError, ModelUnavailableError
 from analyzer.events import ParsedMessage, parse_message, skip_reason
 from analyzer.ports import ObjectRef
 from analyzer.results import ImageOutcome
@@ -129,11 +129,8 @@ def run_batch(
             try:
                 results.append((jid, work(ref)))
             except Exception as exc:  # reported as a batch item failure, never swallowed
-                log.exception(
-                    "processing failed; message will be retried",
-                    extra={"bucket": ref.bucket, "object_key": ref.key,
-                           "error_type": type(exc).__name__},
-                )
+                log_retried(log, "processing failed; message will be retried", exc,
+                            {"bucket": ref.bucket, "object_key": ref.key})
                 results.append((jid, exc))
         return results
 
@@ -158,6 +155,22 @@ def run_batch(
             seen.add(message_id)
             report.failed_message_ids.append(message_id)
     return report
+
+
+def log_retried(log: logging.Logger | Any, message: str, exc: BaseException, extra: dict[str, Any]) -> None:
+    """Log the failure of one item whose message will be retried.
+
+    A custom model that cannot answer (:class:`ModelUnavailableError`) is an operator's problem,
+    logged as what it is: the line says which model is not running (or not found) and what to do,
+    with no traceback; ``error`` carries the same text for ``imgpipe dlq inspect``. Anything else
+    is logged with ``message`` and its traceback.
+    """
+    extra = {**extra, "error_type": type(exc).__name__}
+    if isinstance(exc, ModelUnavailableError):
+        log.error(str(exc), extra={**extra, "error": str(exc), "error_code": exc.code,
+                                   "model": exc.model})
+    else:
+        log.exception(message, extra=extra)
 
 
 def _clip(value: object, limit: int = 512) -> str:

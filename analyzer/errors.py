@@ -16,6 +16,19 @@ class PermanentImageError(AnalyzerError):
         self.message = message
 
 
+class ModelUnavailableError(AnalyzerError):
+    """A custom model (a Custom Labels model, a moderation adapter) cannot answer: it is not
+    running, or its ARN names none. An operator's problem, never the image's: the message is
+    retried like throttling and kept in the DLQ after maxReceiveCount; the image waits under the
+    input prefix until the model runs and the DLQ is redriven."""
+
+    def __init__(self, message: str, *, api: str, code: str, model: str) -> None:
+        super().__init__(message)
+        self.api = api
+        self.code = code
+        self.model = model  # the project version ARN
+
+
 class DeliveryUnknownError(AnalyzerError):
     """A notification may or may not have been delivered: the request went out, the answer was lost."""
 

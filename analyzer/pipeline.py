@@ -9,7 +9,8 @@ Lambda and ``imgpipe run`` share this code. Steps for one object:
 2. pre-checks (:mod:`analyzer.precheck`) on the size and the first bytes; a rejection goes to the
    failure folder with its reason and no detector call.
 3. ``detector.detect`` with exactly the ruleset's needs; a :class:`PermanentImageError` is a
-   rejection too. Throttling and transient errors propagate: the caller retries the message.
+   rejection too. Throttling, transient errors and a custom model that cannot answer
+   (:class:`~analyzer.errors.ModelUnavailableError`) propagate: the caller retries the message.
 4. the ruleset's verdict; ``storage.copy`` to ``OUTPUT_PREFIX/<verdict>/<relative key>`` with tags;
    ``storage.put_record`` of the JSON result record under ``RESULTS_PREFIX/<verdict>/<rel>.json``;
    ``storage.delete`` of the source (only after the copy exists); the record marked
@@ -272,7 +273,8 @@ class Pipeline:
             part = self.detector.detect(image, needs)
             for api, count in part.calls.items():
                 detection.calls[api] = detection.calls.get(api, 0) + count
-            detection.timings_ms.update(part.timings_ms)
+            for api, ms in part.timings_ms.items():  # two models of one API add up
+                detection.timings_ms[api] = round(detection.timings_ms.get(api, 0.0) + ms, 3)
             detection.model_versions.update(part.model_versions)
             return part.responses[name]
 

@@ -55,7 +55,9 @@ class Detector(Protocol):
     """Analyses one image for exactly the features it is asked for.
 
     Raises :class:`analyzer.errors.PermanentImageError` for an image that can never be analysed;
-    lets throttling and transient errors propagate unwrapped (they are retried by redelivery).
+    lets throttling and transient errors propagate unwrapped (they are retried by redelivery);
+    raises :class:`analyzer.errors.ModelUnavailableError` for a custom model that cannot answer
+    (retried too: it is not the image's fault).
     """
 
     def detect(self, image: ImageSource, needs: Needs) -> Detection: ...

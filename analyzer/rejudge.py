@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from analyzer.batch import log_retried
 from analyzer.errors import AnalyzerError, DeliveryUnknownError, MalformedRecordError
 from analyzer.layout import VERDICTS, KeyLayout
 from analyzer.pipeline import Pipeline
@@ -602,9 +603,8 @@ def run_rejudge_batch(
             return message_id, job, work(job)
         except Exception as exc:  # reported as a batch item failure, never swallowed
             if logger is not None:
-                logger.exception("re-judge failed; message will be retried",
-                                 extra={"object_key": job.source_key,
-                                        "error_type": type(exc).__name__})
+                log_retried(logger, "re-judge failed; message will be retried", exc,
+                            {"object_key": job.source_key})
             return message_id, job, exc
 
     # one image per lane: the same key twice in a batch runs once after the other

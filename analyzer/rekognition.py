@@ -6,7 +6,10 @@ Only the APIs a ruleset needs are called, once each per image, and DetectLabels 
 
 Error classification: throttling and every other transient/unknown error propagate unwrapped
 (the message is redelivered); errors that say "this image can never be analysed" become a
-:class:`~analyzer.errors.PermanentImageError` whose reason starts with ``rekognition:``.
+:class:`~analyzer.errors.PermanentImageError` whose reason starts with ``rekognition:``. A custom
+model that cannot answer (not running, or no such ARN: :data:`MODEL_ERRORS`) is an operator's
+problem, not the image's: a :class:`~analyzer.errors.ModelUnavailableError` naming the model, retried
+like throttling (then the DLQ).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from analyzer.errors import PermanentImageError
+from analyzer.errors import ModelUnavailableError, PermanentImageError
 from analyzer.ports import BytesImage, Detection, ImageSource, S3Image
+from rules.analyses import AnalysisSpec
 from rules.analyses import spec as analysis_spec
+from rules.custom import CUSTOM_LABELS, MODERATION_ADAPTER
 from rules.features import Needs
 
 if TYPE_CHECKING:
@@ -45,6 +50,13 @@ THROTTLING_ERRORS = frozenset(
         "TooManyRequestsException",
     }
 )
+
+#: Error codes of a call to a custom model (a project version) saying the model cannot answer
+#: now: raised as :class:`ModelUnavailableError` (retried; never the image's failure).
+MODEL_ERRORS = frozenset({"ResourceNotReadyException", "ResourceNotFoundException"})
+
+#: What a parameterised analysis calls its model, in messages.
+MODEL_KINDS = {CUSTOM_LABELS: "Custom Labels model", MODERATION_ADAPTER: "moderation adapter"}
 
 MAX_BYTES_IMAGE = 5 * 1024 * 1024
 
@@ -107,7 +119,13 @@ class RekognitionDetector:
             extra = analysis_spec(name)
             kwargs = {"Image": param, **extra.params}
             method = getattr(client, extra.method)
-            detection.responses[name] = self._call(detection, extra.api, method, kwargs)
+            try:
+                detection.responses[name] = self._call(detection, extra.api, method, kwargs)
+            except ClientError as exc:
+                unavailable = model_unavailable(extra, exc)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
         return detection
 
     def _client_for(self, image: ImageSource) -> RekognitionClient:
@@ -161,6 +179,33 @@ def image_param(image: ImageSource) -> dict[str, Any]:
             )
         return {"Bytes": image.data}
     raise TypeError(f"not an image source: {image!r}")
+
+
+def model_unavailable(spec: AnalysisSpec, exc: ClientError) -> ModelUnavailableError | None:
+    """The error for a custom model that cannot answer (:data:`MODEL_ERRORS`), saying plainly
+    what is wrong with which model and what to do; None for any other error."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    model = spec.params.get(spec.argument) if spec.argument else None
+    if code not in MODEL_ERRORS or not isinstance(model, str):
+        return None
+    kind = MODEL_KINDS.get(spec.kind, f"{spec.kind} model")
+    if code == "ResourceNotFoundException":
+        problem = "was not found"
+        fix = ("check the ARN in the rules file (account, region, project, version) and that the "
+               "version was not deleted")
+    elif spec.kind == CUSTOM_LABELS:
+        problem = "is not running"
+        fix = (f"start it (aws rekognition start-project-version --project-version-arn {model} "
+               "--min-inference-units 1)")
+    else:
+        problem = "is not ready"
+        fix = "wait until its training has finished, or train it again if it failed"
+    return ModelUnavailableError(
+        f"the {kind} {model} {problem} ({spec.api}: {code}); {fix}. The image waits under the "
+        "input prefix: its message is retried, then kept in the DLQ; redrive it once the model "
+        "answers",
+        api=spec.api, code=code, model=model,
+    )
 
 
 def _version(detection: Detection, api: str, response: dict[str, Any], field: str) -> None:

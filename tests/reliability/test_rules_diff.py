@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from imgpipe.local.runner import LocalRun, collect_inputs
 from imgpipe.ops.history import case_from_record, local_cases, parse_source
 from rules import parse_ruleset
 from rules.backtest import backtest
+from tests.support.custom_models import SHOES, SHOES_RETRAINED, SHOES_RULES
 from tests.support.fakes import RELIABILITY_RULES as RULES_YAML
 from tests.support.fakes import FakeDetector
 from tests.support.faults import FaultPlan
@@ -243,3 +245,38 @@ def test_unreadable_analyses_are_reported_and_hostile_names_printed_as_text(
     # AND the hostile key reaches the terminal as text: no escape, markup shown, not applied
     assert human.exit_code == 0, human.output
     assert "\x1b" not in human.stdout and "[bold]cat" in "".join(human.stdout.split())
+
+
+
+def test_diff_over_stored_custom_labels_analyses_makes_no_rekognition_call(
+    aws: None, tmp_path: Path, aws_calls: Counter[str]
+) -> None:
+    from analyzer.stored import pack_analysis
+
+    # GIVEN result records whose stored analyses hold a Custom Labels model's answers
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="shop", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    for name, scenario, verdict in (("pair", "sneakers_two", "review"), ("bare", "empty", "success")):
+        responses = {f"custom_labels@{SHOES}": rekognition_response("detect_custom_labels", scenario)}
+        s3.put_object(Bucket="shop", Key=f"results/{verdict}/{name}.jpg.json", Body=json.dumps(
+            {"schema": "imgpipe.result/1", "source_key": f"images/{name}.jpg", "verdict": verdict,
+             "analysis": pack_analysis(responses)}).encode())
+    old, new, other = tmp_path / "old.yaml", tmp_path / "new.yaml", tmp_path / "other.yaml"
+    old.write_text(SHOES_RULES)
+    new.write_text(SHOES_RULES.replace("min_confidence: 80", "min_confidence: 90"))
+    other.write_text(SHOES_RULES.replace(SHOES, SHOES_RETRAINED))
+    aws_calls.clear()
+
+    # WHEN a stricter threshold is back-tested over them
+    data = json.loads(invoke(str(old), str(new), "--history", "s3://shop/results/", "--json").stdout)
+
+    # THEN the pair flips (only one sneaker box is >= 90), judged from the stored answers alone
+    assert (data["total"], data["judged"], data["verdict_flips"]) == (2, 2, 1)
+    assert data["transitions"] == [{"from": "review", "to": "success", "count": 1}]
+    assert data["stored_disagreements"] == 0
+    # AND rules on another version of the model cannot be judged from these records
+    data = json.loads(invoke(str(old), str(other), "--history", "s3://shop/results/", "--json").stdout)
+    assert data["judged"] == 0 and sum(data["not_judgeable"].values()) == 2
+    [why] = data["not_judgeable"]
+    assert why == f"analysis lacks custom_labels@{SHOES_RETRAINED}"
+    assert aws_calls["s3"] > 0 and aws_calls["rekognition"] == 0

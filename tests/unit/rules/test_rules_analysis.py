@@ -26,6 +26,7 @@ def test_every_fixture_is_shaped_like_a_boto3_response(path):
         "detect_text": ("TextModelVersion", "TextDetections"),
         "detect_faces": (None, "FaceDetails"),
         "detect_protective_equipment": ("ProtectiveEquipmentModelVersion", "Persons"),  # DetectFaces returns no model version
+        "detect_custom_labels": (None, "CustomLabels"),  # nor does DetectCustomLabels
     }[path.parent.name]
     assert version_key is None or isinstance(data[version_key], str)
     assert isinstance(data[list_key], list)
