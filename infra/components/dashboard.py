@@ -68,6 +68,9 @@ def dashboard_body(m: DashboardMetrics, *, region: str, function_name: str, queu
             ["AWS/Lambda", "Throttles", *fn, {"label": "function throttles"}],
             ours("FailedMessages", "messages retried"),
             ours("Throttled", "Rekognition throttled"),
+            # a Custom Labels model or adapter that cannot answer (stopped, wrong ARN): retried
+            ours("ModelUnavailable", "custom model unavailable", color="#b42318"),
+            ours("RuleErrors", "rules that failed"),
         ], region, x=0, y=HEIGHT),
         _widget("Queue and DLQ", [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name,

@@ -59,6 +59,8 @@ def test_dashboard_shows_the_pipeline(run: ProgramRun) -> None:
     assert [m[1] for m in names("Rekognition calls")] == [f"Rekognition{a}" for a in apis]
     assert ("AWS/Lambda", "Errors", "FunctionName", fn) in names("Errors and throttles")
     assert ("AWS/Lambda", "Throttles", "FunctionName", fn) in names("Errors and throttles")
+    assert {(NAMESPACE, m, "service", SERVICE) for m in ("ModelUnavailable", "RuleErrors", "Throttled")} <= set(
+        names("Errors and throttles"))
     queue_rows = names("Queue and DLQ")
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq) in queue_rows
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue) in queue_rows
