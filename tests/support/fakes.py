@@ -15,6 +15,7 @@ from PIL import Image
 from analyzer.ports import Detection, ImageSource, ObjectInfo
 from imgpipe import memory
 from rules import Analysis, Needs, Ruleset, Verdict, parse_ruleset
+from rules.analyses import spec as analysis_spec
 from tests.support.faults import client_error
 from tests.support.paths import REKOGNITION_DIRS, rekognition_response
 
@@ -126,9 +127,6 @@ class FakeDetector:
     ``error``: an exception to raise, or a function of the image returning one (or None).
     """
 
-    API = {"labels": "DetectLabels", "moderation": "DetectModerationLabels", "text": "DetectText",
-           "faces": "DetectFaces", "protective_equipment": "DetectProtectiveEquipment"}
-
     def __init__(
         self,
         responses: Mapping[str, dict[str, Any]] | None = None,
@@ -170,9 +168,10 @@ class FakeDetector:
             raise error
         answers = self._answers(image)
         detection = Detection()
-        for feature in needs.features:
+        for feature in needs.features:  # an analysis id: labels, faces, custom_labels@ARN, ...
+            api = analysis_spec(feature).api
             detection.responses[feature] = answers.get(feature, {})
-            detection.calls[self.API[feature]] = detection.calls.get(self.API[feature], 0) + 1
+            detection.calls[api] = detection.calls.get(api, 0) + 1
         with self._lock:
             self.calls.update(detection.calls)
         return detection
