@@ -25,7 +25,7 @@ from analyzer.errors import ModelUnavailableError, PermanentImageError
 from analyzer.ports import BytesImage, Detection, ImageSource, S3Image
 from rules.analyses import AnalysisSpec
 from rules.analyses import spec as analysis_spec
-from rules.custom import CUSTOM_LABELS, MODERATION_ADAPTER
+from rules.custom import CUSTOM_LABELS
 from rules.features import Needs
 
 if TYPE_CHECKING:
@@ -54,9 +54,6 @@ THROTTLING_ERRORS = frozenset(
 #: Error codes of a call to a custom model (a project version) saying the model cannot answer
 #: now: raised as :class:`ModelUnavailableError` (retried; never the image's failure).
 MODEL_ERRORS = frozenset({"ResourceNotReadyException", "ResourceNotFoundException"})
-
-#: What a parameterised analysis calls its model, in messages.
-MODEL_KINDS = {CUSTOM_LABELS: "Custom Labels model", MODERATION_ADAPTER: "moderation adapter"}
 
 MAX_BYTES_IMAGE = 5 * 1024 * 1024
 
@@ -185,10 +182,10 @@ def model_unavailable(spec: AnalysisSpec, exc: ClientError) -> ModelUnavailableE
     """The error for a custom model that cannot answer (:data:`MODEL_ERRORS`), saying plainly
     what is wrong with which model and what to do; None for any other error."""
     code = exc.response.get("Error", {}).get("Code", "")
-    model = spec.params.get(spec.argument) if spec.argument else None
-    if code not in MODEL_ERRORS or not isinstance(model, str):
+    model = spec.model
+    if code not in MODEL_ERRORS or model is None:
         return None
-    kind = MODEL_KINDS.get(spec.kind, f"{spec.kind} model")
+    kind = spec.model_kind or f"{spec.kind} model"
     if code == "ResourceNotFoundException":
         problem = "was not found"
         fix = ("check the ARN in the rules file (account, region, project, version) and that the "

@@ -75,6 +75,8 @@ class AnalysisSpec:
     price_note: str = ""
     #: the base name of a bound (parameterised) spec; "" for an unbound one
     base: str = ""
+    #: what the argument names, in messages ("Custom Labels model"); parameterised analyses only
+    model_kind: str = ""
 
     @property
     def unit(self) -> str:
@@ -102,8 +104,20 @@ class AnalysisSpec:
             base=self.name,
         )
 
+    @property
+    def model(self) -> str | None:
+        """The bound argument (a project version ARN), None for an unparameterised analysis."""
+        value = self.params.get(self.argument) if self.argument and self.base else None
+        return value if isinstance(value, str) else None
+
     def local_unavailable(self) -> str:
         """The message the local backend gives when no offline model stands in."""
+        if self.model is not None:
+            return (
+                f"the local backend cannot run the {self.model_kind or 'model'} {self.model} (the "
+                f"{self.kind!r} analysis, {self.api}): it exists only in Rekognition; use --backend "
+                "rekognition, or --backend replay with recordings"
+            )
         return (
             f"the local backend has no offline model for the {self.name!r} analysis "
             f"({self.api}); use --backend rekognition, or --backend replay with recordings"
@@ -127,14 +141,14 @@ BUILTIN_ANALYSES: tuple[AnalysisSpec, ...] = (
                  params={"MinConfidence": 0}, parse=parse_custom_labels,
                  iam_actions=("rekognition:DetectCustomLabels",), argument="ProjectVersionArn",
                  check_argument=project_version_arn, scope_to_argument=True,
-                 usd_per_1000=Decimal("0"),
+                 model_kind="Custom Labels model", usd_per_1000=Decimal("0"),
                  price_note="billed per inference hour while the model runs (about 4 USD per "
                             "inference unit-hour, US East), not per image"),
     AnalysisSpec(MODERATION_ADAPTER, "DetectModerationLabels", "detect_moderation_labels",
                  parse=parse_adapter_moderation,
                  iam_actions=("rekognition:DetectModerationLabels",), argument="ProjectVersion",
                  check_argument=project_version_arn, scope_to_argument=True,
-                 price_unit="DetectModerationLabels:adapter"),
+                 model_kind="moderation adapter", price_unit="DetectModerationLabels:adapter"),
 )
 
 #: The analyses with dedicated fields on Analysis (not in ``Analysis.extra``).

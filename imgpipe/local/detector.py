@@ -213,13 +213,6 @@ def check_offline(needs: Needs) -> None:
     """Raise :class:`NoOfflineModelError` naming each needed analysis no offline model covers."""
     for name in sorted(needs.extra):
         spec = analysis_spec(name)
-        model = spec.params.get(spec.argument) if spec.argument else None
-        if spec.local_model is None and model is not None:  # custom_labels@ARN, an adapter
-            raise NoOfflineModelError(
-                f"the local backend cannot run the custom model {model} (the {spec.kind!r} "
-                f"analysis, {spec.api}): it exists only in Rekognition; use --backend "
-                "rekognition, or --backend replay with recordings"
-            )
         if spec.local_model is None:
             raise NoOfflineModelError(spec.local_unavailable())
 

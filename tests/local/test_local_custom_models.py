@@ -114,10 +114,10 @@ def test_recorded_custom_models_replay_by_analysis_id_with_the_same_verdict(
 @pytest.mark.parametrize(
     ("rules_text", "says"),
     [
-        (RULES, f"the local backend cannot run the custom model {DAMAGE} (the 'custom_labels' "
+        (RULES, f"the local backend cannot run the Custom Labels model {DAMAGE} (the 'custom_labels' "
                 "analysis, DetectCustomLabels)"),
         (RULES.split("  - name: sneakers")[0] + RULES.split("outcome: tag\n")[1],
-         f"the local backend cannot run the custom model {ADAPTER} (the 'moderation_adapter' "
+         f"the local backend cannot run the moderation adapter {ADAPTER} (the 'moderation_adapter' "
          "analysis, DetectModerationLabels)"),
         ("version: 1\nrules:\n  - {name: h, type: protective_equipment, equipment: [HEAD_COVER], "
          "outcome: failure}\n",
