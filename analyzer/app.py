@@ -293,17 +293,22 @@ class Analyzer:
         workers = self.settings.max_workers if reanalyse else self.settings.rejudge_workers
         report = run_rejudge_batch(mine, work, max_workers=workers, logger=self.logger)
         try:
-            self._emit_rejudge_metrics(report.outcomes, len(report.failed_message_ids))
+            unavailable = sum(1 for _, e in report.errors if isinstance(e, ModelUnavailableError))
+            self._emit_rejudge_metrics(report.outcomes, len(report.failed_message_ids), unavailable)
         except Exception:
             self.logger.exception("emitting metrics failed")
         return others, report.failed_message_ids
 
-    def _emit_rejudge_metrics(self, outcomes: list[Mapping[str, Any]], failed: int) -> None:
+    def _emit_rejudge_metrics(
+        self, outcomes: list[Mapping[str, Any]], failed: int, model_unavailable: int = 0
+    ) -> None:
         statuses = Counter(str(o.get("status")) for o in outcomes)
         for status, n in statuses.items():
             name = "".join(part.capitalize() for part in status.split("_"))
             self.metrics.add_metric(f"Rejudge{name}", MetricUnit.Count, n)
         self.metrics.add_metric("RejudgeFailedMessages", MetricUnit.Count, failed)
+        # re-analysing with a custom model that cannot answer (see _emit_metrics)
+        self.metrics.add_metric("ModelUnavailable", MetricUnit.Count, model_unavailable)
         self.metrics.add_metric("RuleErrors", MetricUnit.Count,
                                 sum(len(o.get("rule_errors") or ()) for o in outcomes))
         self.metrics.flush_metrics()

@@ -420,6 +420,16 @@ def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any
     analyzer = world.analyzer(stopped, rules=retrained)
     log = io.StringIO()
     analyzer.logger = Logger(service=f"imgpipe-model-{uuid.uuid4().hex[:8]}", level="INFO", stream=log)
+    emitted: Counter[str] = Counter()
+
+    class RecordedMetrics:
+        def add_metric(self, name: str, unit: object, value: float) -> None:
+            emitted[name] += int(value)
+
+        def flush_metrics(self) -> None:
+            pass
+
+    analyzer.metrics = RecordedMetrics()  # type: ignore[assignment]
     world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps(rejudge_message(
         world.bucket, "run-3", [{"source_key": "images/pair.jpg"}], mode="reanalyse")))
     event = world.receive_event()
@@ -432,6 +442,7 @@ def test_a_stored_custom_labels_analysis_is_re_judged_with_zero_calls(world: Any
     [line] = [json.loads(x) for x in log.getvalue().splitlines() if '"ERROR"' in x]
     assert line["message"].startswith(f"the Custom Labels model {SHOES_RETRAINED} is not running")
     assert sorted(world.keys("analyzed/")) == ["analyzed/failure/pair.jpg"]
+    assert (emitted["ModelUnavailable"], emitted["RejudgeFailedMessages"]) == (1, 1)
 
 
 def test_an_economical_plan_calls_each_model_once_and_adds_up_their_time(world: Any) -> None:
