@@ -165,6 +165,8 @@ class AnalysisRegistry:
     def register(self, spec: AnalysisSpec) -> None:
         if not isinstance(spec, AnalysisSpec):
             raise PluginError(f"{spec!r} is not a rules.analyses.AnalysisSpec")
+        if ID_SEPARATOR in spec.name or not spec.name:
+            raise PluginError(f"analysis name {spec.name!r} must be non-empty and without {ID_SEPARATOR!r}")
         if spec.name in self.specs:
             raise PluginError(f"analysis {spec.name!r} is already registered")
         self.specs[spec.name] = spec

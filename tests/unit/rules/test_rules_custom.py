@@ -78,6 +78,13 @@ def test_the_bound_spec_carries_the_arn_into_the_call_and_the_grant() -> None:
         registry.get("custom_labels@arn:aws:rekognition:eu-west-1:123456789012:project/shoes/1764460800000")
 
 
+def test_an_analysis_name_cannot_hold_the_id_separator() -> None:
+    from rules.analyses import AnalysisRegistry, AnalysisSpec
+
+    with pytest.raises(PluginError, match="without '@'"):
+        AnalysisRegistry().register(AnalysisSpec("celebs@v2", "RecognizeCelebrities", "recognize_celebrities"))
+
+
 def test_iam_grants_scope_custom_models_and_let_star_win() -> None:
     ids = [f"custom_labels@{SHOES}", f"custom_labels@{BIRDS}", f"moderation_adapter@{ADAPTER}", "labels"]
     assert iam_grants(ids) == {
