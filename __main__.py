@@ -149,7 +149,7 @@ pulumi.export("function_name", analyzer.function_name)
 pulumi.export("dashboard_name", monitoring.dashboard_name)
 pulumi.export("reviewer_policy_arn", review.policy_arn)
 pulumi.export("table_name", analyzer.table_name)
-# relpath, not relative_to: a rules file outside the project (../shared-rules/x.yaml) is allowed
+# relpath, not relative_to: a rules file outside the project (a shared rules repository) is allowed
 pulumi.export("rules_file", os.path.relpath(loaded.rules_file, Path(__file__).resolve().parent))
 pulumi.export("code_sha256", loaded.artifacts.code.sha256)
 pulumi.export("layer_sha256", loaded.artifacts.layer.sha256)
